@@ -1,0 +1,841 @@
+/* template.c — template tables, template compilation and the record copy
+ * program: the decoder's hot loop.
+ *
+ * A template is compiled once into an array of ops (one per field the
+ * canonical record uses). For an all-fixed-length template every op knows its
+ * offset in the record, the ops for unused fields are dropped, and a record
+ * costs one prototype copy plus one switch dispatch per used field. Templates
+ * with variable-length fields keep one op per field and walk a cursor.
+ * Byte-identical templates (the common case: every router of a fleet sends
+ * the same ones) share one compiled program.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow_int.h"
+#include "util/addr.h"
+#include "util/bytes.h"
+#include "util/compiler.h"
+#include "util/hash.h"
+
+#define NO_ENTRY UINT32_MAX
+#define NTP_UNIX_OFFSET 2208988800ULL /* seconds from 1900 to 1970 */
+
+/* ---- tables ------------------------------------------------------------- */
+
+static uint32_t pow2_ge(uint32_t n)
+{
+	uint32_t p = 16;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
+int tmpl_table_init(struct flow_dec *dec)
+{
+	uint32_t n = dec->cfg.max_templates;
+
+	dec->tents = calloc(n, sizeof(*dec->tents));
+	dec->tmask = pow2_ge(n) - 1;
+	dec->tbuckets = malloc((size_t)(dec->tmask + 1) * sizeof(*dec->tbuckets));
+	dec->prog_mask = pow2_ge(n / 4 + 16) - 1;
+	dec->prog_buckets = calloc(dec->prog_mask + 1, sizeof(*dec->prog_buckets));
+	if (!dec->tents || !dec->tbuckets || !dec->prog_buckets)
+		return -ENOMEM;
+	for (uint32_t i = 0; i <= dec->tmask; i++)
+		dec->tbuckets[i] = NO_ENTRY;
+	for (uint32_t i = 0; i < n; i++)
+		dec->tents[i].next = i + 1 < n ? i + 1 : NO_ENTRY;
+	dec->tfree = 0;
+	return 0;
+}
+
+static void prog_unref(struct flow_dec *dec, struct tmpl *t)
+{
+	struct tmpl **pp;
+
+	if (--t->refcnt)
+		return;
+	for (pp = &dec->prog_buckets[t->hash & dec->prog_mask]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == t) {
+			*pp = t->hnext;
+			break;
+		}
+	}
+	free(t->raw);
+	free(t);
+}
+
+void tmpl_table_free(struct flow_dec *dec)
+{
+	if (dec->tents) {
+		for (uint32_t i = 0; i < dec->cfg.max_templates; i++)
+			if (dec->tents[i].used)
+				prog_unref(dec, dec->tents[i].t);
+	}
+	free(dec->tents);
+	free(dec->tbuckets);
+	free(dec->prog_buckets);
+}
+
+static uint32_t tkey_bucket(const struct flow_dec *dec, uint32_t dom, uint32_t sess, uint16_t tid)
+{
+	uint64_t k = ((uint64_t)dom << 32) ^ ((uint64_t)sess << 16) ^ tid;
+	return (uint32_t)hash_mix64(k ^ ((uint64_t)sess << 48)) & dec->tmask;
+}
+
+struct tentry *tmpl_lookup(struct flow_dec *dec, uint32_t dom, uint32_t sess, uint16_t tid)
+{
+	uint32_t i = dec->tbuckets[tkey_bucket(dec, dom, sess, tid)];
+
+	while (i != NO_ENTRY) {
+		struct tentry *e = &dec->tents[i];
+		if (e->dom == dom && e->sess == sess && e->tid == tid)
+			return e;
+		i = e->next;
+	}
+	return NULL;
+}
+
+static void tentry_remove(struct flow_dec *dec, struct tentry *e)
+{
+	uint32_t idx = (uint32_t)(e - dec->tents);
+	uint32_t *pi = &dec->tbuckets[tkey_bucket(dec, e->dom, e->sess, e->tid)];
+
+	while (*pi != NO_ENTRY && *pi != idx)
+		pi = &dec->tents[*pi].next;
+	if (*pi == idx)
+		*pi = e->next;
+	prog_unref(dec, e->t);
+	dec->domains[e->dom]->st.templates_live--;
+	dec->tlive--;
+	memset(e, 0, sizeof(*e));
+	e->next = dec->tfree;
+	dec->tfree = idx;
+}
+
+void tmpl_withdraw(struct flow_dec *dec, uint32_t dom, uint32_t sess, uint16_t tid, int all)
+{
+	if (!all) {
+		struct tentry *e = tmpl_lookup(dec, dom, sess, tid);
+		if (e)
+			tentry_remove(dec, e);
+		return;
+	}
+	for (uint32_t i = 0; i < dec->cfg.max_templates; i++) {
+		struct tentry *e = &dec->tents[i];
+		if (e->used && e->dom == dom && e->sess == sess && e->t->options == (all == 2))
+			tentry_remove(dec, e);
+	}
+}
+
+void tmpl_drop_session(struct flow_dec *dec, uint32_t sess)
+{
+	for (uint32_t i = 0; i < dec->cfg.max_templates; i++) {
+		struct tentry *e = &dec->tents[i];
+		if (e->used && e->sess == sess)
+			tentry_remove(dec, e);
+	}
+}
+
+/* ---- compilation -------------------------------------------------------- */
+
+#define RO(f) ((uint16_t)offsetof(struct flow_rec, f))
+
+/* Map one field of a data template to an op. prio resolves IEs that fill the
+ * same record field (octetDeltaCount beats octetTotalCount, ...): the highest
+ * priority present wins, whatever the field order. */
+static void map_data(uint32_t pen, uint16_t id, uint16_t len, struct tmpl_op *o, uint8_t *prio,
+		     uint8_t *rflags)
+{
+	*prio = 2;
+	o->kind = OP_SKIP;
+	if (pen == FLOW_PEN_REVERSE) {
+		switch (id) {
+		case 1: o->kind = OP_U64; o->dst = RO(rev_bytes); break;
+		case 85: o->kind = OP_U64; o->dst = RO(rev_bytes); *prio = 1; break;
+		case 2: o->kind = OP_U64; o->dst = RO(rev_packets); break;
+		case 86: o->kind = OP_U64; o->dst = RO(rev_packets); *prio = 1; break;
+		default: return;
+		}
+		*rflags |= FLOW_F_BIFLOW;
+		goto check_int;
+	}
+	if (pen == FLOW_PEN_FLOWDELTA) {
+		if (id == FLOW_IE_SNI) {
+			o->kind = OP_STR;
+			o->dst = FLOW_STR_SNI;
+			return;
+		}
+		if (id != FLOW_IE_VERSION)
+			return;
+		o->kind = OP_U8;
+		o->dst = RO(version);
+		goto check_int;
+	}
+	if (pen)
+		return;
+	switch (id) {
+	case 1: o->kind = OP_U64; o->dst = RO(bytes); break;
+	case 85: o->kind = OP_U64; o->dst = RO(bytes); *prio = 1; break;
+	case 2: o->kind = OP_U64; o->dst = RO(packets); break;
+	case 86: o->kind = OP_U64; o->dst = RO(packets); *prio = 1; break;
+	case 4: o->kind = OP_U8; o->dst = RO(proto); break;
+	case 5: o->kind = OP_U8; o->dst = RO(tos); break;
+	case 6: o->kind = OP_U8; o->dst = RO(tcp_flags); break; /* low 8 bits */
+	case 7: o->kind = OP_U16; o->dst = RO(src_port); break;
+	case 11: o->kind = OP_U16; o->dst = RO(dst_port); break;
+	case 8: o->kind = OP_A4; o->dst = RO(src_addr); break;
+	case 12: o->kind = OP_A4; o->dst = RO(dst_addr); break;
+	case 15: o->kind = OP_A4; o->dst = RO(next_hop); break;
+	case 18: o->kind = OP_A4; o->dst = RO(next_hop); *prio = 1; break;
+	case 27: o->kind = OP_A6; o->dst = RO(src_addr); *rflags |= FLOW_F_IP6; break;
+	case 28: o->kind = OP_A6; o->dst = RO(dst_addr); *rflags |= FLOW_F_IP6; break;
+	case 62: o->kind = OP_A6; o->dst = RO(next_hop); break;
+	case 63: o->kind = OP_A6; o->dst = RO(next_hop); *prio = 1; break;
+	case 9: case 29: o->kind = OP_U8; o->dst = RO(src_mask); break;
+	case 13: case 30: o->kind = OP_U8; o->dst = RO(dst_mask); break;
+	case 10: o->kind = OP_U32; o->dst = RO(in_if); break;
+	case 14: o->kind = OP_U32; o->dst = RO(out_if); break;
+	case 16: o->kind = OP_U32; o->dst = RO(src_as); break;
+	case 17: o->kind = OP_U32; o->dst = RO(dst_as); break;
+	case 61: o->kind = OP_U8; o->dst = RO(direction); break;
+	case 58: o->kind = OP_U16; o->dst = RO(vlan); break;
+	case 243: o->kind = OP_U16; o->dst = RO(vlan); *prio = 1; break;
+	case 130: o->kind = OP_A4; o->dst = RO(exporter); break;
+	case 131: o->kind = OP_A6; o->dst = RO(exporter); break;
+	case 149: o->kind = OP_U32; o->dst = RO(odid); break;
+	case 217: o->kind = OP_U16; o->dst = RO(exp_port); break;
+	case 22: o->kind = OP_T_UPTIME; o->dst = 0; break;
+	case 21: o->kind = OP_T_UPTIME; o->dst = 1; break;
+	case 150: o->kind = OP_T_SEC; o->dst = RO(first_ms); break;
+	case 151: o->kind = OP_T_SEC; o->dst = RO(last_ms); break;
+	case 152: o->kind = OP_T_MS; o->dst = RO(first_ms); break;
+	case 153: o->kind = OP_T_MS; o->dst = RO(last_ms); break;
+	case 154: case 156: o->kind = OP_T_NTP; o->dst = RO(first_ms); break;
+	case 155: case 157: o->kind = OP_T_NTP; o->dst = RO(last_ms); break;
+	case 158: o->kind = OP_T_DELTA; o->dst = RO(first_ms); break;
+	case 159: o->kind = OP_T_DELTA; o->dst = RO(last_ms); break;
+	case 160: o->kind = OP_SYSINIT; break;
+	case 32: case 139: o->kind = OP_ICMP_TC; break;
+	case 176: case 178: o->kind = OP_ICMP_T; break;
+	case 177: case 179: o->kind = OP_ICMP_C; break;
+	case 34: case 50: o->kind = OP_SINT; break;
+	case 48: case 302: o->kind = OP_SAMPLER; break;
+	case 305: o->kind = OP_SPKT_INT; break;
+	case 306: o->kind = OP_SPKT_SPC; break;
+	case 96: o->kind = OP_STR; o->dst = FLOW_STR_APP; return;
+	case 460: o->kind = OP_STR; o->dst = FLOW_STR_HTTP_HOST; return;
+	case 461: o->kind = OP_STR; o->dst = FLOW_STR_URL; return;
+	default: return;
+	}
+check_int:
+	/* A field whose length does not suit its type is skipped, not trusted. */
+	switch (o->kind) {
+	case OP_A4:
+		if (len != 4)
+			o->kind = OP_SKIP;
+		break;
+	case OP_A6:
+		if (len != 16)
+			o->kind = OP_SKIP;
+		break;
+	case OP_T_NTP:
+		if (len != 8)
+			o->kind = OP_SKIP;
+		break;
+	default:
+		if (len == 0 || len > 8)
+			o->kind = OP_SKIP;
+		break;
+	}
+}
+
+static void map_opt(uint32_t pen, uint16_t id, uint16_t len, struct tmpl_op *o)
+{
+	o->kind = OP_SKIP;
+	if (len == 0 || len > 8)
+		return;
+	if (pen == FLOW_PEN_FLOWDELTA) {
+		switch (id) {
+		case FLOW_IE_SESSION_ID: o->dst = OPT_SESSION_ID; break;
+		case FLOW_IE_FIRST_MSG: o->dst = OPT_FIRST_MSG; break;
+		case FLOW_IE_CTL_FLAGS: o->dst = OPT_CTL_FLAGS; break;
+		default: return;
+		}
+		o->kind = OP_OPT;
+		return;
+	}
+	if (pen)
+		return;
+	switch (id) {
+	case 48: case 302: o->dst = OPT_SAMPLER_ID; break;
+	case 34: o->dst = OPT_INTERVAL; break;
+	case 50: o->dst = OPT_RANDOM_INTERVAL; break;
+	case 305: o->dst = OPT_PKT_INTERVAL; break;
+	case 306: o->dst = OPT_PKT_SPACE; break;
+	case 160: o->dst = OPT_SYSINIT; break;
+	default: return;
+	}
+	o->kind = OP_OPT;
+}
+
+/* Fast variants chosen once at compile time for the common exact widths. */
+enum {
+	OP_U8_1 = OP_OPT + 1,
+	OP_U16_2,
+	OP_U32_4,
+	OP_U64_8,
+	OP_U64_4,
+	OP_T_MS_8,
+};
+
+static void specialise(struct tmpl_op *o)
+{
+	if (o->len == OP_LEN_VAR)
+		return;
+	if (o->kind == OP_U8 && o->len == 1)
+		o->kind = OP_U8_1;
+	else if (o->kind == OP_U16 && o->len == 2)
+		o->kind = OP_U16_2;
+	else if (o->kind == OP_U32 && o->len == 4)
+		o->kind = OP_U32_4;
+	else if (o->kind == OP_U64 && o->len == 8)
+		o->kind = OP_U64_8;
+	else if (o->kind == OP_U64 && o->len == 4)
+		o->kind = OP_U64_4;
+	else if (o->kind == OP_T_MS && o->len == 8)
+		o->kind = OP_T_MS_8;
+}
+
+/* Compile field specifiers (IPFIX wire form) into a program. NULL on a
+ * malformed template (errno EINVAL) or ENOMEM. */
+static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec, uint32_t spec_len,
+				 uint16_t nfields, uint16_t scope_count, bool options)
+{
+	struct tmpl *t;
+	uint8_t prio[4096];
+	uint32_t off = 0, rec = 0;
+	uint16_t n = 0;
+	uint8_t rflags = 0, fin = 0;
+	bool varlen = false;
+
+	t = calloc(1, sizeof(*t) + (size_t)nfields * sizeof(struct tmpl_op));
+	if (!t)
+		return NULL;
+	for (uint16_t i = 0; i < nfields; i++) {
+		struct tmpl_op *o = &t->ops[n];
+		uint16_t id, len;
+		uint32_t pen = 0;
+
+		if (off + 4 > spec_len)
+			goto bad;
+		id = be16_load(spec + off);
+		len = be16_load(spec + off + 2);
+		off += 4;
+		if (id & 0x8000) {
+			if (off + 4 > spec_len)
+				goto bad;
+			pen = be32_load(spec + off);
+			off += 4;
+			id &= 0x7fff;
+		}
+		/* Zero-length fields exist (v9 "System" scope): they occupy nothing. */
+		o->len = len;
+		if (len == OP_LEN_VAR) {
+			varlen = true;
+			rec += 1;
+		} else {
+			o->src_off = (uint16_t)rec;
+			rec += len;
+		}
+		if (rec > 65535)
+			goto bad;
+		if (options)
+			map_opt(pen, id, len, o);
+		else
+			map_data(pen, id, len, o, &prio[n], &rflags);
+		n++;
+	}
+	if (off != spec_len || rec == 0)
+		goto bad;
+
+	/* Field precedence: a lower-priority op whose destination is also
+	 * written by a higher-priority op becomes a skip. */
+	if (!options) {
+		for (uint16_t i = 0; i < n; i++) {
+			struct tmpl_op *a = &t->ops[i];
+			if (a->kind < OP_U8 || a->kind > OP_A6)
+				continue;
+			for (uint16_t j = 0; j < n; j++) {
+				struct tmpl_op *b = &t->ops[j];
+				if (j != i && b->kind >= OP_U8 && b->kind <= OP_A6 &&
+				    b->dst == a->dst && prio[j] > prio[i]) {
+					a->kind = OP_SKIP;
+					break;
+				}
+			}
+		}
+	}
+
+	/* Fixed-length: drop the skips, the offsets carry the layout. */
+	if (!varlen) {
+		uint16_t k = 0;
+		for (uint16_t i = 0; i < n; i++)
+			if (t->ops[i].kind != OP_SKIP)
+				t->ops[k++] = t->ops[i];
+		n = k;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		struct tmpl_op *o = &t->ops[i];
+		switch (o->kind) {
+		case OP_T_UPTIME: fin |= FIN_UPTIME; break;
+		case OP_SYSINIT: fin |= FIN_SYSINIT; break;
+		case OP_ICMP_TC: case OP_ICMP_T: case OP_ICMP_C: fin |= FIN_ICMP_TC; break;
+		case OP_SAMPLER: case OP_SINT: case OP_SPKT_INT: case OP_SPKT_SPC:
+			fin |= FIN_SAMPLER;
+			break;
+		case OP_STR: rflags |= 0x80; break; /* has strings: see has_str() */
+		default: break;
+		}
+		specialise(o);
+	}
+	t->nops = n;
+	t->rec_len = (uint16_t)rec;
+	t->varlen = varlen;
+	t->options = options;
+	t->fin = fin;
+	t->rec_flags = rflags;
+	t->scope_count = scope_count;
+	(void)dec;
+	return t;
+bad:
+	free(t);
+	errno = EINVAL;
+	return NULL;
+}
+
+#define TMPL_HAS_STR 0x80
+
+static struct tmpl *prog_get(struct flow_dec *dec, const uint8_t *spec, uint32_t spec_len,
+			     uint16_t nfields, uint16_t scope_count, bool options)
+{
+	uint64_t h = hash_bytes(spec, spec_len, ((uint64_t)nfields << 17) ^
+						      ((uint64_t)scope_count << 1) ^ options);
+	struct tmpl *t;
+
+	for (t = dec->prog_buckets[h & dec->prog_mask]; t; t = t->hnext) {
+		if (t->hash == h && t->nraw == spec_len && t->options == options &&
+		    t->scope_count == scope_count && !memcmp(t->raw, spec, spec_len)) {
+			t->refcnt++;
+			return t;
+		}
+	}
+	t = tmpl_compile(dec, spec, spec_len, nfields, scope_count, options);
+	if (!t)
+		return NULL;
+	t->raw = malloc(spec_len ? spec_len : 1);
+	if (!t->raw) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	memcpy(t->raw, spec, spec_len);
+	t->nraw = (uint16_t)spec_len;
+	t->hash = h;
+	t->refcnt = 1;
+	t->hnext = dec->prog_buckets[h & dec->prog_mask];
+	dec->prog_buckets[h & dec->prog_mask] = t;
+	return t;
+}
+
+int tmpl_define(struct flow_dec *dec, struct domain *dom, uint32_t sess, uint16_t tid,
+		const uint8_t *spec, uint32_t spec_len, uint16_t nfields, uint16_t scope_count,
+		bool options, uint64_t now_ms)
+{
+	struct tentry *e;
+	struct tmpl *t;
+
+	if (nfields > dec->cfg.max_tmpl_fields) {
+		dec_drop(dec, dom, FLOW_DROP_tmpl_too_many_fields);
+		return -E2BIG;
+	}
+	if (spec_len > 65535) {
+		dec_drop(dec, dom, FLOW_DROP_tmpl_malformed);
+		return -EINVAL;
+	}
+	t = prog_get(dec, spec, spec_len, nfields, scope_count, options);
+	if (!t) {
+		dec_drop(dec, dom, FLOW_DROP_tmpl_malformed);
+		return -errno;
+	}
+	dom->st.templates++;
+	e = tmpl_lookup(dec, dom->id, sess, tid);
+	if (e) {
+		prog_unref(dec, e->t); /* redefinition replaces */
+	} else {
+		uint32_t idx = dec->tfree, b;
+		if (idx == NO_ENTRY) {
+			prog_unref(dec, t);
+			dec_drop(dec, dom, FLOW_DROP_tmpl_limit);
+			return -ENOSPC;
+		}
+		e = &dec->tents[idx];
+		dec->tfree = e->next;
+		e->used = 1;
+		e->dom = dom->id;
+		e->sess = sess;
+		e->tid = tid;
+		b = tkey_bucket(dec, dom->id, sess, tid);
+		e->next = dec->tbuckets[b];
+		dec->tbuckets[b] = idx;
+		dom->st.templates_live++;
+		dec->tlive++;
+	}
+	e->t = t;
+	e->last_ms = now_ms;
+	if (dec->park_head)
+		dec_unpark(dec, dom->id, sess, tid);
+	return 0;
+}
+
+/* ---- execution ---------------------------------------------------------- */
+
+/* Per-record values that need the whole record before they can be used. */
+struct scratch {
+	uint32_t have;
+	uint32_t up[2];
+	uint64_t sysinit;
+	uint16_t icmp_tc;
+	uint8_t icmp_t, icmp_c;
+	uint64_t sampler;
+	uint64_t sint;
+	uint64_t pkt_int, pkt_spc;
+};
+
+#define S_UP0 0x001
+#define S_UP1 0x002
+#define S_SYSINIT 0x004
+#define S_ICMP_TC 0x008
+#define S_ICMP_T 0x010
+#define S_ICMP_C 0x020
+#define S_SAMPLER 0x040
+#define S_SINT 0x080
+#define S_PKT_INT 0x100
+#define S_PKT_SPC 0x200
+
+static inline uint64_t ntp_to_ms(const uint8_t *f)
+{
+	uint64_t sec = be32_load(f);
+	uint64_t frac = be32_load(f + 4);
+
+	if (sec < NTP_UNIX_OFFSET)
+		return 0; /* before 1970 or era 1: not a flow time */
+	return (sec - NTP_UNIX_OFFSET) * 1000 + ((frac * 1000) >> 32);
+}
+
+static inline void put16(struct flow_rec *r, uint16_t dst, uint16_t v)
+{
+	memcpy((uint8_t *)r + dst, &v, 2);
+}
+
+static inline void put32(struct flow_rec *r, uint16_t dst, uint32_t v)
+{
+	memcpy((uint8_t *)r + dst, &v, 4);
+}
+
+static inline void put64(struct flow_rec *r, uint16_t dst, uint64_t v)
+{
+	memcpy((uint8_t *)r + dst, &v, 8);
+}
+
+static void put_str(struct flow_dec *dec, struct domain *dom, struct flow_rec *r, unsigned which,
+		    const uint8_t *f, uint32_t len)
+{
+	/* Fixed-length string fields are NUL padded. */
+	while (len && f[len - 1] == '\0')
+		len--;
+	if (!len)
+		return;
+	if (len > FLOW_STR_CAP) {
+		dec_drop(dec, dom, FLOW_DROP_str_truncated);
+		len = FLOW_STR_CAP;
+	}
+	memcpy(dec->arena + dec->arena_len, f, len);
+	r->str_off[which] = dec->arena_len;
+	r->str_len[which] = (uint16_t)len;
+	dec->arena_len += len;
+}
+
+static inline void op_exec(struct flow_dec *dec, const struct msg_ctx *m, const struct tmpl_op *o,
+			   const uint8_t *f, uint32_t len, struct flow_rec *r, struct scratch *s)
+{
+	switch (o->kind) {
+	case OP_U8_1: *((uint8_t *)r + o->dst) = f[0]; break;
+	case OP_U16_2: put16(r, o->dst, be16_load(f)); break;
+	case OP_U32_4: put32(r, o->dst, be32_load(f)); break;
+	case OP_U64_8: put64(r, o->dst, be64_load(f)); break;
+	case OP_U64_4: put64(r, o->dst, be32_load(f)); break;
+	case OP_T_MS_8: put64(r, o->dst, be64_load(f)); break;
+	case OP_U8: *((uint8_t *)r + o->dst) = (uint8_t)ben_load(f, len); break;
+	case OP_U16: put16(r, o->dst, (uint16_t)ben_load(f, len)); break;
+	case OP_U32: put32(r, o->dst, (uint32_t)ben_load(f, len)); break;
+	case OP_U64: put64(r, o->dst, ben_load(f, len)); break;
+	case OP_A4: addr_set_v4((uint8_t *)r + o->dst, f); break;
+	case OP_A6: memcpy((uint8_t *)r + o->dst, f, 16); break;
+	case OP_T_SEC: put64(r, o->dst, ben_load(f, len) * 1000); break;
+	case OP_T_MS: put64(r, o->dst, ben_load(f, len)); break;
+	case OP_T_NTP: put64(r, o->dst, ntp_to_ms(f)); break;
+	case OP_T_DELTA: {
+		uint64_t d = ben_load(f, len) / 1000;
+		put64(r, o->dst, m->export_ms > d ? m->export_ms - d : 0);
+		break;
+	}
+	case OP_T_UPTIME:
+		s->up[o->dst] = (uint32_t)ben_load(f, len);
+		s->have |= o->dst ? S_UP1 : S_UP0;
+		break;
+	case OP_SYSINIT: s->sysinit = ben_load(f, len); s->have |= S_SYSINIT; break;
+	case OP_ICMP_TC: s->icmp_tc = (uint16_t)ben_load(f, len); s->have |= S_ICMP_TC; break;
+	case OP_ICMP_T: s->icmp_t = (uint8_t)ben_load(f, len); s->have |= S_ICMP_T; break;
+	case OP_ICMP_C: s->icmp_c = (uint8_t)ben_load(f, len); s->have |= S_ICMP_C; break;
+	case OP_SAMPLER: s->sampler = ben_load(f, len); s->have |= S_SAMPLER; break;
+	case OP_SINT: s->sint = ben_load(f, len); s->have |= S_SINT; break;
+	case OP_SPKT_INT: s->pkt_int = ben_load(f, len); s->have |= S_PKT_INT; break;
+	case OP_SPKT_SPC: s->pkt_spc = ben_load(f, len); s->have |= S_PKT_SPC; break;
+	case OP_STR: put_str(dec, m->dom, r, o->dst, f, len); break;
+	default: break;
+	}
+}
+
+/* Uptime-relative time to epoch ms. v5/v9 carry the exporter's uptime and
+ * clock in the header: the flow happened (uptime - t) ms before the export,
+ * computed in 32 bits so that the 2^32 ms wrap of both counters cancels out
+ * (a t slightly ahead of the header uptime gives a small negative age). IPFIX
+ * has no header uptime: IE 160 systemInitTimeMilliseconds (in the record or
+ * from options data) gives the boot time; a result more than 2^31 ms before
+ * the export time means the 32-bit uptime wrapped, so whole wraps are added.
+ * Without either, the export time is the best estimate. */
+static inline uint64_t uptime_to_ms(const struct msg_ctx *m, const struct scratch *s, uint32_t t)
+{
+	if (m->has_uptime) {
+		int64_t age = (int32_t)(m->uptime_ms - t);
+		int64_t v = (int64_t)m->export_ms - age;
+		return v > 0 ? (uint64_t)v : 0;
+	}
+	uint64_t init = (s->have & S_SYSINIT) ? s->sysinit : m->dom->sysinit_ms;
+	if (!init)
+		return m->export_ms;
+	uint64_t v = init + t;
+	if (m->export_ms > v + (1ULL << 31))
+		v += ((m->export_ms - v + (1ULL << 31)) >> 32) << 32;
+	return v;
+}
+
+static inline void finish(const struct msg_ctx *m, const struct tmpl *t, struct flow_rec *r,
+			  const struct scratch *s, bool sampler_ok)
+{
+	if (t->fin & FIN_UPTIME) {
+		if (s->have & S_UP0)
+			r->first_ms = uptime_to_ms(m, s, s->up[0]);
+		if (s->have & S_UP1)
+			r->last_ms = uptime_to_ms(m, s, s->up[1]);
+	}
+	if ((t->fin & FIN_SAMPLER) && sampler_ok) {
+		if ((s->have & S_SINT) && s->sint)
+			r->sampling = s->sint > UINT32_MAX ? UINT32_MAX : (uint32_t)s->sint;
+		else if ((s->have & S_PKT_INT) && s->pkt_int)
+			r->sampling = (uint32_t)((s->pkt_int + ((s->have & S_PKT_SPC) ? s->pkt_spc : 0)) /
+						 s->pkt_int);
+		else if (s->have & S_SAMPLER)
+			r->sampling = dec_sampler_get(m->dom, s->sampler);
+	}
+	/* ICMP convention (nfdump's): src port 0, dst port type*256+code. */
+	if (unlikely(r->proto == FLOW_PROTO_ICMP || r->proto == FLOW_PROTO_ICMP6)) {
+		if (s->have & S_ICMP_TC)
+			r->dst_port = s->icmp_tc;
+		else if (s->have & (S_ICMP_T | S_ICMP_C))
+			r->dst_port = (uint16_t)(s->icmp_t << 8 | s->icmp_c);
+		else if (!r->dst_port)
+			r->dst_port = r->src_port; /* some exporters use the source port */
+		r->src_port = 0;
+	}
+}
+
+static void decode_options(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl *t,
+			   const uint8_t *p, uint32_t len)
+{
+	const uint8_t *end = p + len;
+	uint32_t n = 0;
+
+	while ((size_t)(end - p) >= t->rec_len) {
+		uint64_t v[OPT_MAX] = { 0 };
+		uint32_t have = 0;
+		const uint8_t *c = p;
+
+		for (uint16_t i = 0; i < t->nops; i++) {
+			const struct tmpl_op *o = &t->ops[i];
+			uint32_t flen = o->len;
+			const uint8_t *f;
+
+			if (t->varlen) {
+				if (flen == OP_LEN_VAR) {
+					if (c >= end)
+						goto overrun;
+					flen = *c++;
+					if (flen == 255) {
+						if (end - c < 2)
+							goto overrun;
+						flen = be16_load(c);
+						c += 2;
+					}
+				}
+				if ((size_t)(end - c) < flen)
+					goto overrun;
+				f = c;
+				c += flen;
+			} else {
+				f = p + o->src_off;
+			}
+			if (o->kind == OP_OPT && flen >= 1 && flen <= 8) {
+				v[o->dst] = ben_load(f, flen);
+				have |= 1u << o->dst;
+			}
+		}
+		p = t->varlen ? c : p + t->rec_len;
+		n++;
+
+		if ((have & (1u << OPT_SESSION_ID)) && m->tcp) {
+			struct flow_ctl ctl = {
+				.session_id = v[OPT_SESSION_ID],
+				.first_msg = v[OPT_FIRST_MSG],
+				.flags = (uint32_t)v[OPT_CTL_FLAGS],
+			};
+			tcp_ctl(m->tcp, &ctl);
+		}
+		uint64_t iv = 0;
+		if ((have & (1u << OPT_INTERVAL)) && v[OPT_INTERVAL])
+			iv = v[OPT_INTERVAL];
+		else if ((have & (1u << OPT_RANDOM_INTERVAL)) && v[OPT_RANDOM_INTERVAL])
+			iv = v[OPT_RANDOM_INTERVAL];
+		else if ((have & (1u << OPT_PKT_INTERVAL)) && v[OPT_PKT_INTERVAL])
+			iv = (v[OPT_PKT_INTERVAL] + v[OPT_PKT_SPACE]) / v[OPT_PKT_INTERVAL];
+		if (iv)
+			dec_sampler_set(dec, m->dom, have & (1u << OPT_SAMPLER_ID), v[OPT_SAMPLER_ID],
+					iv > UINT32_MAX ? UINT32_MAX : (uint32_t)iv);
+		if (have & (1u << OPT_SYSINIT))
+			m->dom->sysinit_ms = v[OPT_SYSINIT];
+	}
+	goto done;
+overrun:
+	dec_drop(dec, m->dom, FLOW_DROP_varlen_overrun);
+done:
+	m->dom->st.opt_records += n;
+	dec->st.opt_records += n;
+	m->data_records += n;
+}
+
+void tmpl_decode_set(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl *t,
+		     const uint8_t *p, uint32_t len)
+{
+	const uint8_t *end = p + len;
+	struct domain *dom = m->dom;
+	struct flow_rec proto;
+	uint32_t n = 0, ov;
+	bool sampler_ok, has_str = t->rec_flags & TMPL_HAS_STR;
+
+	if (t->options) {
+		decode_options(dec, m, t, p, len);
+		return;
+	}
+
+	/* Everything constant for the set goes into one prototype record. */
+	memset(&proto, 0, sizeof(proto));
+	memcpy(proto.exporter, m->src->addr, 16);
+	proto.odid = dom->odid;
+	proto.exp_port = m->src->listen_port;
+	proto.version = m->version;
+	proto.flags = t->rec_flags & (FLOW_F_IP6 | FLOW_F_BIFLOW);
+	ov = dec->noverrides ? dec_override(dec, m->src->addr) : 0;
+	sampler_ok = !ov;
+	proto.sampling = ov ? ov : dec_sampler_get(dom, UINT64_MAX);
+
+	if (!t->varlen) {
+		const uint32_t rl = t->rec_len;
+		while ((size_t)(end - p) >= rl) {
+			struct scratch s;
+			struct flow_rec *r;
+
+			if (unlikely(dec->nrec == dec->cfg.batch_size))
+				dec_flush(dec);
+			if (has_str && dec->arena_cap - dec->arena_len < FLOW_STR_MAX * FLOW_STR_CAP)
+				dec_flush(dec);
+			r = &dec->recs[dec->nrec];
+			memcpy(r, &proto, sizeof(*r));
+			s.have = 0;
+			for (uint16_t i = 0; i < t->nops; i++) {
+				const struct tmpl_op *o = &t->ops[i];
+				op_exec(dec, m, o, p + o->src_off, o->len, r, &s);
+			}
+			finish(m, t, r, &s, sampler_ok);
+			dec->nrec++;
+			n++;
+			p += rl;
+		}
+		/* Fewer bytes than a record left: set padding (RFC 7011 §3.3.1). */
+	} else {
+		while ((size_t)(end - p) >= t->rec_len) {
+			struct scratch s;
+			struct flow_rec *r;
+			const uint8_t *c = p;
+
+			if (unlikely(dec->nrec == dec->cfg.batch_size))
+				dec_flush(dec);
+			if (has_str && dec->arena_cap - dec->arena_len < FLOW_STR_MAX * FLOW_STR_CAP)
+				dec_flush(dec);
+			r = &dec->recs[dec->nrec];
+			memcpy(r, &proto, sizeof(*r));
+			s.have = 0;
+			uint32_t arena_mark = dec->arena_len;
+			for (uint16_t i = 0; i < t->nops; i++) {
+				const struct tmpl_op *o = &t->ops[i];
+				uint32_t flen = o->len;
+
+				if (flen == OP_LEN_VAR) {
+					if (c >= end)
+						goto overrun;
+					flen = *c++;
+					if (flen == 255) {
+						if (end - c < 2)
+							goto overrun;
+						flen = be16_load(c);
+						c += 2;
+					}
+					if ((size_t)(end - c) < flen)
+						goto overrun;
+				} else if ((size_t)(end - c) < flen) {
+					dec->arena_len = arena_mark;
+					dec_drop(dec, dom, FLOW_DROP_rec_truncated);
+					goto out;
+				}
+				if (o->kind != OP_SKIP)
+					op_exec(dec, m, o, c, flen, r, &s);
+				c += flen;
+			}
+			finish(m, t, r, &s, sampler_ok);
+			dec->nrec++;
+			n++;
+			p = c;
+			continue;
+overrun:
+			dec->arena_len = arena_mark;
+			dec_drop(dec, dom, FLOW_DROP_varlen_overrun);
+			break;
+		}
+	}
+out:
+	dom->st.records += n;
+	dec->st.records += n;
+	m->data_records += n;
+}
