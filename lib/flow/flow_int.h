@@ -88,6 +88,8 @@ struct tmpl {
 	uint8_t options;   /* options template */
 	uint8_t fin;       /* FIN_* */
 	uint8_t rec_flags; /* FLOW_F_* every record of it gets */
+	uint8_t up4;       /* every uptime field is 4 bytes (columnar fast path) */
+	uint8_t sint_only; /* sampling comes only from 4-byte IE 34/50 fields */
 	uint16_t scope_count;
 	uint16_t nraw;       /* bytes of raw */
 	uint8_t *raw;        /* field specifiers as received: identity */
@@ -190,6 +192,7 @@ struct flow_dec {
 	uint32_t tmask;
 	uint32_t tfree;
 	uint32_t tlive;
+	void *scratch; /* template.c: per-record scratch, batch_size entries */
 	/* compiled programs */
 	struct tmpl **prog_buckets;
 	uint32_t prog_mask;
