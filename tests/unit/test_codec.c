@@ -1083,6 +1083,35 @@ static void test_tcp_scope_and_withdrawal(void **state)
 	flow_dec_free(d);
 }
 
+/* IPv4 and IPv6 fields for the same address in one template, and an IPv4
+ * exporter address (IE 130) in records from an IPv6 transport source: the
+ * field-major fast path must still write whole addresses. */
+static void test_mixed_address_fields(void **state)
+{
+	(void)state;
+	struct flow_dec *d = mkdec();
+	struct flow_src s = mksrc("2001:db8::77", 4739);
+	uint8_t a[16];
+
+	ipfix_hdr(&P, 1700000000, 0, 1);
+	set_begin(&P, 2);
+	pb_u16(&P, 256); pb_u16(&P, 3);
+	fspec(&P, 27, 16, 0); fspec(&P, 8, 4, 0); fspec(&P, 130, 4, 0);
+	set_end(&P);
+	set_begin(&P, 256);
+	for (int i = 0; i < 3; i++) {
+		addr_parse("2001:db8::1", a); pb_bytes(&P, a, 16);
+		pb_ip4(&P, 10, 0, 0, (uint8_t)i);
+		pb_ip4(&P, 192, 0, 2, 200);
+	}
+	set_end(&P);
+	ipfix_end(&P);
+	assert_int_equal(flow_dec_udp(d, &s, P.b, P.n, 0), 3);
+	assert_addr(got[2].src_addr, "10.0.0.2"); /* the later field wins, whole */
+	assert_addr(got[2].exporter, "192.0.2.200");
+	flow_dec_free(d);
+}
+
 static void test_drop_names(void **state)
 {
 	(void)state;
@@ -1142,6 +1171,7 @@ int main(void)
 		cmocka_unit_test(test_tcp_framing_any_split),
 		cmocka_unit_test(test_tcp_resync_and_give_up),
 		cmocka_unit_test(test_tcp_scope_and_withdrawal),
+		cmocka_unit_test(test_mixed_address_fields),
 		cmocka_unit_test(test_drop_names),
 		cmocka_unit_test(test_batches),
 	};
