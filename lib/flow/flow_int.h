@@ -77,6 +77,7 @@ struct tmpl_op {
 #define FIN_SAMPLER 0x02
 #define FIN_SYSINIT 0x04
 #define FIN_ICMP_TC 0x08
+#define FIN_DUAL 0x10 /* IPv4 and IPv6 fields for one address: pick per record */
 
 struct tmpl {
 	struct tmpl *hnext; /* program table chain */

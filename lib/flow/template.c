@@ -148,6 +148,20 @@ void tmpl_drop_session(struct flow_dec *dec, uint32_t sess)
 
 /* ---- compilation -------------------------------------------------------- */
 
+/* Fast variants chosen once at compile time for the common exact widths. */
+enum {
+	OP_U8_1 = OP_OPT + 1,
+	OP_U16_2,
+	OP_U32_4,
+	OP_U64_8,
+	OP_U64_4,
+	OP_T_MS_8,
+	OP_U32_2,
+	OP_A4F,    /* OP_A4 writing all 16 bytes */
+	OP_A6ALT,  /* IPv6 half of a dual-stack pair: scratch slot dst */
+	OP_IPVER,  /* IE 60 ipVersion */
+};
+
 #define RO(f) ((uint16_t)offsetof(struct flow_rec, f))
 
 /* Map one field of a data template to an op. prio resolves IEs that fill the
@@ -208,6 +222,7 @@ static void map_data(uint32_t pen, uint16_t id, uint16_t len, struct tmpl_op *o,
 	case 16: o->kind = OP_U32; o->dst = RO(src_as); break;
 	case 17: o->kind = OP_U32; o->dst = RO(dst_as); break;
 	case 61: o->kind = OP_U8; o->dst = RO(direction); break;
+	case 60: o->kind = OP_IPVER; break;
 	case 58: o->kind = OP_U16; o->dst = RO(vlan); break;
 	case 243: o->kind = OP_U16; o->dst = RO(vlan); *prio = 1; break;
 	case 130: o->kind = OP_A4; o->dst = RO(exporter); break;
@@ -288,17 +303,7 @@ static void map_opt(uint32_t pen, uint16_t id, uint16_t len, struct tmpl_op *o)
 	o->kind = OP_OPT;
 }
 
-/* Fast variants chosen once at compile time for the common exact widths. */
-enum {
-	OP_U8_1 = OP_OPT + 1,
-	OP_U16_2,
-	OP_U32_4,
-	OP_U64_8,
-	OP_U64_4,
-	OP_T_MS_8,
-	OP_U32_2,
-	OP_A4F, /* OP_A4 writing all 16 bytes */
-};
+
 
 static void specialise(struct tmpl_op *o)
 {
@@ -330,6 +335,7 @@ static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec
 	uint32_t off = 0, rec = 0;
 	uint16_t n = 0;
 	uint8_t rflags = 0, fin = 0;
+	bool dual = false;
 	bool varlen = false, up4 = true, sint_only = true;
 
 	t = calloc(1, sizeof(*t) + (size_t)nfields * sizeof(struct tmpl_op));
@@ -372,8 +378,8 @@ static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec
 	if (off != spec_len || rec == 0)
 		goto bad;
 
-	/* Field precedence: a lower-priority op whose destination is also
-	 * written by a higher-priority op becomes a skip. */
+	/* Field precedence: an op whose destination is also written by a
+	 * higher-priority op, or by an earlier op of the same IE, is a skip. */
 	if (!options) {
 		for (uint16_t i = 0; i < n; i++) {
 			struct tmpl_op *a = &t->ops[i];
@@ -381,8 +387,13 @@ static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec
 				continue;
 			for (uint16_t j = 0; j < n; j++) {
 				struct tmpl_op *b = &t->ops[j];
+				/* A repeated IE (tunnel exports list the outer
+				 * header's fields first, then the inner's): the
+				 * first occurrence wins, as in tshark and nfdump. */
 				if (j != i && b->kind >= OP_U8 && b->kind <= OP_A6 &&
-				    b->dst == a->dst && prio[j] > prio[i]) {
+				    b->dst == a->dst &&
+				    (prio[j] > prio[i] ||
+				     (prio[j] == prio[i] && j < i && b->kind == a->kind))) {
 					a->kind = OP_SKIP;
 					break;
 				}
@@ -390,16 +401,48 @@ static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec
 		}
 	}
 
-	/* An IPv4 and an IPv6 field for the same address (odd, but legal): the
-	 * IPv4 one must write all 16 bytes, not just the low 4 over a prototype
-	 * prefix. */
+	/* Absolute times beat sysUpTime-relative ones for the same end of the
+	 * flow: they need no clock of the exporter's to interpret. */
+	for (uint16_t i = 0; i < n && !options; i++) {
+		struct tmpl_op *a = &t->ops[i];
+		if (a->kind != OP_T_UPTIME)
+			continue;
+		uint16_t want = a->dst ? RO(last_ms) : RO(first_ms);
+		for (uint16_t j = 0; j < n; j++) {
+			struct tmpl_op *b = &t->ops[j];
+			if ((b->kind == OP_T_SEC || b->kind == OP_T_MS || b->kind == OP_T_NTP ||
+			     b->kind == OP_T_DELTA) && b->dst == want) {
+				a->kind = OP_SKIP;
+				break;
+			}
+		}
+	}
+
+	/* Dual-stack templates carry an IPv4 and an IPv6 field for the same
+	 * address, one of them zero in each record (seen from Juniper and Cisco
+	 * devices). The IPv4 field writes the record; the IPv6 one goes to
+	 * scratch and replaces it at finish when the record is IPv6
+	 * (ipVersion 6, or without IE 60 a non-zero IPv6 value). */
 	for (uint16_t i = 0; i < n; i++) {
 		if (t->ops[i].kind != OP_A4)
 			continue;
-		for (uint16_t j = 0; j < n; j++)
-			if (t->ops[j].kind == OP_A6 && t->ops[j].dst == t->ops[i].dst)
-				t->ops[i].kind = OP_A4F;
+		for (uint16_t j = 0; j < n; j++) {
+			struct tmpl_op *b = &t->ops[j];
+			if (b->kind != OP_A6 || b->dst != t->ops[i].dst)
+				continue;
+			t->ops[i].kind = OP_A4F;
+			b->kind = OP_A6ALT;
+			b->dst = b->dst == RO(src_addr) ? 0 : b->dst == RO(dst_addr) ? 1
+			       : b->dst == RO(next_hop) ? 2 : 3;
+			fin |= FIN_DUAL;
+			dual = true;
+		}
 	}
+	if (dual)
+		rflags &= (uint8_t)~FLOW_F_IP6;
+	for (uint16_t i = 0; i < n && !dual; i++)
+		if (t->ops[i].kind == OP_IPVER)
+			t->ops[i].kind = OP_SKIP; /* only dual-stack templates need it */
 
 	/* Fixed-length: drop the skips, the offsets carry the layout. */
 	if (!varlen) {
@@ -546,6 +589,9 @@ struct scratch {
 	uint64_t sampler;
 	uint64_t sint;
 	uint64_t pkt_int, pkt_spc;
+	uint8_t ipver;
+	uint8_t alt_have; /* bit per slot */
+	uint8_t alt[4][16];
 };
 
 static size_t scratch_size(void)
@@ -563,6 +609,8 @@ static size_t scratch_size(void)
 #define S_SINT 0x080
 #define S_PKT_INT 0x100
 #define S_PKT_SPC 0x200
+#define S_IPVER 0x400
+#define S_ALT 0x800
 
 static inline uint64_t ntp_to_ms(const uint8_t *f)
 {
@@ -618,6 +666,16 @@ static __attribute__((noinline)) void op_slow(struct flow_dec *dec, const struct
 	case OP_U32: put32(r, o->dst, (uint32_t)ben_load(f, len)); break;
 	case OP_U64: put64(r, o->dst, ben_load(f, len)); break;
 	case OP_A4F: addr_set_v4((uint8_t *)r + o->dst, f); break;
+	case OP_A6ALT:
+		if (len == 16) {
+			memcpy(s->alt[o->dst], f, 16);
+			if (!(s->have & S_ALT))
+				s->alt_have = 0;
+			s->alt_have |= (uint8_t)(1u << o->dst);
+			s->have |= S_ALT;
+		}
+		break;
+	case OP_IPVER: s->ipver = (uint8_t)ben_load(f, len); s->have |= S_IPVER; break;
 	case OP_T_SEC: put64(r, o->dst, ben_load(f, len) * 1000); break;
 	case OP_T_MS: put64(r, o->dst, ben_load(f, len)); break;
 	case OP_T_NTP: put64(r, o->dst, ntp_to_ms(f)); break;
@@ -721,6 +779,25 @@ static __attribute__((noinline)) void finish_slow(const struct msg_ctx *m, const
 						 s->pkt_int);
 		else if (s->have & S_SAMPLER)
 			r->sampling = dec_sampler_get(m->dom, s->sampler);
+	}
+	if ((t->fin & FIN_DUAL) && (s->have & S_ALT)) {
+		static const uint16_t dst[4] = { RO(src_addr), RO(dst_addr), RO(next_hop),
+						 RO(exporter) };
+		bool v6;
+		if (s->have & S_IPVER)
+			v6 = s->ipver == 6;
+		else
+			v6 = !addr_is_zero(s->alt[0]) || !addr_is_zero(s->alt[1]);
+		for (int i = 0; i < 4; i++) {
+			if (!(s->alt_have & (1u << i)))
+				continue;
+			/* next hop and exporter may differ from the flow's family:
+			 * the non-zero one wins */
+			if (i < 2 ? v6 : !addr_is_zero(s->alt[i]))
+				memcpy((uint8_t *)r + dst[i], s->alt[i], 16);
+		}
+		if (v6)
+			r->flags |= FLOW_F_IP6;
 	}
 	icmp_fix(r, s->have, s);
 }

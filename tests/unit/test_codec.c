@@ -1107,8 +1107,86 @@ static void test_mixed_address_fields(void **state)
 	set_end(&P);
 	ipfix_end(&P);
 	assert_int_equal(flow_dec_udp(d, &s, P.b, P.n, 0), 3);
-	assert_addr(got[2].src_addr, "10.0.0.2"); /* the later field wins, whole */
+	/* dual-stack pair: the non-zero IPv6 value makes the record IPv6 */
+	assert_addr(got[2].src_addr, "2001:db8::1");
+	assert_true(got[2].flags & FLOW_F_IP6);
 	assert_addr(got[2].exporter, "192.0.2.200");
+	flow_dec_free(d);
+}
+
+/* Dual-stack template: IPv4 and IPv6 fields for src, dst and next hop; each
+ * record uses one family, chosen by ipVersion (IE 60) or by which is set. */
+static void test_dual_stack_template(void **state)
+{
+	(void)state;
+	uint8_t a[16], z[16] = { 0 };
+
+	for (int with_ver = 0; with_ver < 2; with_ver++) {
+		struct flow_dec *d = mkdec();
+		struct flow_src s = mksrc("192.0.2.1", 4739);
+
+		ipfix_hdr(&P, 1700000000, 0, 1);
+		set_begin(&P, 2);
+		pb_u16(&P, 256); pb_u16(&P, (uint16_t)(6 + with_ver));
+		fspec(&P, 8, 4, 0); fspec(&P, 12, 4, 0);
+		fspec(&P, 27, 16, 0); fspec(&P, 28, 16, 0);
+		fspec(&P, 18, 4, 0); fspec(&P, 63, 16, 0);
+		if (with_ver)
+			fspec(&P, 60, 1, 0);
+		set_end(&P);
+		set_begin(&P, 256);
+		/* IPv4 record */
+		pb_ip4(&P, 10, 0, 0, 1); pb_ip4(&P, 10, 0, 0, 2);
+		pb_bytes(&P, z, 16); pb_bytes(&P, z, 16);
+		pb_ip4(&P, 10, 0, 0, 254); pb_bytes(&P, z, 16);
+		if (with_ver)
+			pb_u8(&P, 4);
+		/* IPv6 record */
+		pb_ip4(&P, 0, 0, 0, 0); pb_ip4(&P, 0, 0, 0, 0);
+		addr_parse("2001:db8::1", a); pb_bytes(&P, a, 16);
+		addr_parse("2001:db8::2", a); pb_bytes(&P, a, 16);
+		pb_ip4(&P, 0, 0, 0, 0);
+		addr_parse("2001:db8::fe", a); pb_bytes(&P, a, 16);
+		if (with_ver)
+			pb_u8(&P, 6);
+		set_end(&P);
+		ipfix_end(&P);
+		assert_int_equal(flow_dec_udp(d, &s, P.b, P.n, 0), 2);
+		assert_false(got[0].flags & FLOW_F_IP6);
+		assert_addr(got[0].src_addr, "10.0.0.1");
+		assert_addr(got[0].dst_addr, "10.0.0.2");
+		assert_addr(got[0].next_hop, "10.0.0.254");
+		assert_true(got[1].flags & FLOW_F_IP6);
+		assert_addr(got[1].src_addr, "2001:db8::1");
+		assert_addr(got[1].dst_addr, "2001:db8::2");
+		assert_addr(got[1].next_hop, "2001:db8::fe");
+		flow_dec_free(d);
+	}
+}
+
+/* A repeated IE keeps its first value (outer header of a tunnel export);
+ * absolute times beat sysUpTime-relative ones in the same template. */
+static void test_repeated_ie_and_time_precedence(void **state)
+{
+	(void)state;
+	struct flow_dec *d = mkdec();
+	struct flow_src s = mksrc("192.0.2.1", 4739);
+
+	ipfix_hdr(&P, 1700000000, 0, 1);
+	set_begin(&P, 2);
+	pb_u16(&P, 256); pb_u16(&P, 6);
+	fspec(&P, 4, 1, 0); fspec(&P, 22, 4, 0); fspec(&P, 4, 1, 0);
+	fspec(&P, 21, 4, 0); fspec(&P, 152, 8, 0); fspec(&P, 153, 8, 0);
+	set_end(&P);
+	set_begin(&P, 256);
+	pb_u8(&P, 41); pb_u32(&P, 1000); pb_u8(&P, 17); pb_u32(&P, 2000);
+	pb_u64(&P, 1699999990000ULL); pb_u64(&P, 1699999995000ULL);
+	set_end(&P);
+	ipfix_end(&P);
+	assert_int_equal(flow_dec_udp(d, &s, P.b, P.n, 0), 1);
+	assert_int_equal(got[0].proto, 41);
+	assert_int_equal(got[0].first_ms, 1699999990000ULL);
+	assert_int_equal(got[0].last_ms, 1699999995000ULL);
 	flow_dec_free(d);
 }
 
@@ -1172,6 +1250,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_resync_and_give_up),
 		cmocka_unit_test(test_tcp_scope_and_withdrawal),
 		cmocka_unit_test(test_mixed_address_fields),
+		cmocka_unit_test(test_dual_stack_template),
+		cmocka_unit_test(test_repeated_ie_and_time_precedence),
 		cmocka_unit_test(test_drop_names),
 		cmocka_unit_test(test_batches),
 	};
