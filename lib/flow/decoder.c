@@ -29,10 +29,6 @@ static uint32_t pow2_at_least(uint32_t n)
 	return p;
 }
 
-/* Strings of one record never exceed this, so a batch flush before each
- * variable-length record guarantees room. */
-#define REC_STR_MAX (FLOW_STR_MAX * FLOW_STR_CAP)
-
 struct flow_dec *flow_dec_new(const struct flow_dec_cfg *cfg)
 {
 	struct flow_dec *dec;
@@ -48,7 +44,9 @@ struct flow_dec *flow_dec_new(const struct flow_dec_cfg *cfg)
 		return NULL;
 	dec->cfg = *cfg;
 	dec->recs = calloc(cfg->batch_size, sizeof(*dec->recs));
-	dec->arena_cap = REC_STR_MAX * 8;
+	/* A set's strings fit in the set (<= 64 KiB): twice that always has
+	 * room after a flush. */
+	dec->arena_cap = 2 * 65536;
 	dec->arena = malloc(dec->arena_cap);
 	dec->domains = calloc(cfg->max_domains, sizeof(*dec->domains));
 	dec->dom_mask = pow2_at_least(cfg->max_domains) - 1;

@@ -84,6 +84,8 @@ struct tmpl {
 	uint64_t hash;
 	uint32_t refcnt;
 	uint16_t nops;
+	uint16_t nprefix;    /* ops before the first variable-length field */
+	uint16_t prefix_len; /* bytes of those fields */
 	uint16_t rec_len;  /* fixed: record length; varlen: minimum length */
 	uint8_t varlen;    /* any variable-length field */
 	uint8_t options;   /* options template */
@@ -194,6 +196,7 @@ struct flow_dec {
 	uint32_t tfree;
 	uint32_t tlive;
 	void *scratch; /* template.c: per-record scratch, batch_size entries */
+	const uint8_t **starts; /* template.c: record starts, batch_size entries */
 	/* compiled programs */
 	struct tmpl **prog_buckets;
 	uint32_t prog_mask;
