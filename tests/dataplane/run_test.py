@@ -1,0 +1,718 @@
+#!/usr/bin/env python3
+"""run_test.py SCENARIO — one dataplane integration test (meson suite 'dataplane').
+
+Starts the real flowdelta-dataplane on a virtual device (net_pcap replaying a
+file made by dp_mkpcap, or net_af_packet on a veth pair inside network
+namespaces we create), three sink.py slaves, and checks what arrived.
+Every process it starts is bounded (--run-seconds, timeouts) and cleaned up.
+Exit 0 pass, 1 fail, 77 skip (with the reason on stdout).
+
+Environment (set by tests/dataplane/meson.build): DP_EXE, DP_MKPCAP, DP_SINK,
+DP_PMD_DIR.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+EXE = os.environ.get("DP_EXE", "")
+MKPCAP = os.environ.get("DP_MKPCAP", "")
+SINK = os.environ.get("DP_SINK", "")
+PMD_DIR = os.environ.get("DP_PMD_DIR", "/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0")
+
+procs = []
+cleanups = []
+
+
+def skip(why):
+    print("SKIP:", why)
+    sys.exit(77)
+
+
+def fail(why):
+    print("FAIL:", why)
+    raise SystemExit(1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def start(cmd, ns=None, **kw):
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + cmd
+    p = subprocess.Popen(cmd, **kw)
+    procs.append(p)
+    return p
+
+
+def stop(p, sig=signal.SIGTERM, timeout=15):
+    if p.poll() is None:
+        p.send_signal(sig)
+    try:
+        return p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()
+
+
+def pmd(name):
+    path = os.path.join(PMD_DIR, "librte_%s.so" % name)
+    if not os.path.exists(path):
+        skip("PMD plugin %s not installed" % path)
+    return path
+
+
+class Slaves:
+    def __init__(self, tmp, n=3, ack=True, ns=None, commit_ms=10):
+        self.tmp, self.ack, self.ns, self.commit_ms = tmp, ack, ns, commit_ms
+        self.ports = [free_port() for _ in range(n)]
+        self.names = ["s%d" % (i + 1) for i in range(n)]
+        self.procs = [None] * n
+
+    def log(self, i):
+        return os.path.join(self.tmp, "%s.log" % self.names[i])
+
+    def start(self, i):
+        cmd = [sys.executable, SINK, "--port", str(self.ports[i]), "--log", self.log(i)]
+        if self.ack:
+            cmd.append("--ack")
+        cmd += ["--commit-ms", str(self.commit_ms)]
+        self.procs[i] = start(cmd, ns=self.ns)
+
+    def start_all(self):
+        for i in range(len(self.ports)):
+            self.start(i)
+        wait_listen(self.ports, self.ns)
+
+    def stop_all(self):
+        for p in self.procs:
+            if p:
+                stop(p)
+
+    def results(self):
+        """Per slave: records, per-exporter counts, conversation keys."""
+        out = []
+        for i in range(len(self.ports)):
+            recs, exps, keys, msgs = 0, {}, set(), 0
+            if os.path.exists(self.log(i)):
+                for line in open(self.log(i)):
+                    try:
+                        m = json.loads(line)
+                    except ValueError:
+                        continue
+                    msgs += 1
+                    recs += m["r"]
+                    for e, n in m["e"].items():
+                        exps[e] = exps.get(e, 0) + n
+                    keys.update(m["k"])
+            out.append({"records": recs, "exporters": exps, "keys": keys, "msgs": msgs})
+        return out
+
+
+def wait_listen(ports, ns, timeout=5):
+    deadline = time.time() + timeout
+    for p in ports:
+        while time.time() < deadline:
+            cmd = ["ss", "-ltnH", "sport = :%d" % p]
+            if ns:
+                cmd = ["ip", "netns", "exec", ns] + cmd
+            if subprocess.run(cmd, capture_output=True, text=True).stdout.strip():
+                break
+            time.sleep(0.05)
+
+
+def config(tmp, prefix, port_vdev, slaves, model="flow-hash", extra_group="", plugins=(),
+           stats_port=0, ctl=False, flush_ms=50, nconf=3):
+    sl = "\n".join("    - {name: %s, host: 127.0.0.1, port: %d}" % (n, p)
+                   for n, p in list(zip(slaves.names, slaves.ports))[:nconf])
+    y = """eal:
+  lcores: "0-1"
+  main_lcore: 0
+  memory_mb: 512
+  no_huge: true
+  no_pci: true
+  file_prefix: %s
+  plugins: [%s]
+mbufs: 16384
+ports:
+  - name: p0
+    vdev: "%s"
+workers:
+  - lcore: 1
+    port: p0
+flow_ports: [2055]
+group:
+  model: %s
+  slaves:
+%s
+%s
+senders:
+  cpus: "0"
+  ring_size: 128
+  window: 128
+  flush_ms: %d
+  ack_timeout_ms: 1000
+spool:
+  dir: %s
+  max_mb: 64
+  file_mb: 1
+""" % (prefix, ", ".join(list(plugins) + [pmd("mempool_ring")]), port_vdev, model, sl,
+       extra_group, flush_ms, os.path.join(tmp, "spool"))
+    if stats_port:
+        y += "stats:\n  listen: 127.0.0.1:%d\n" % stats_port
+    if ctl:
+        y += "control:\n  socket: %s\n" % os.path.join(tmp, "ctl.sock")
+    path = os.path.join(tmp, "dp.yaml")
+    open(path, "w").write(y)
+    return path
+
+
+def read_stats(path):
+    st = {}
+    for line in open(path):
+        m = re.match(r"^([a-z_]+)(\{[^}]*\})? (\d+)$", line.strip())
+        if m:
+            st[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+    return st
+
+
+def mkpcap(tmp, *args):
+    path = os.path.join(tmp, "in.pcap")
+    r = subprocess.run([MKPCAP, path] + list(args), capture_output=True, text=True, check=True)
+    return path, json.loads(r.stdout)
+
+
+def run_dp(cfg, tmp, seconds, ns=None, during=None):
+    stats = os.path.join(tmp, "stats.txt")
+    errlog = open(os.path.join(tmp, "dp.stderr"), "w")
+    p = start([EXE, "--config", cfg, "--run-seconds", str(seconds), "--stats-out", stats],
+              ns=ns, stdout=errlog, stderr=subprocess.STDOUT)
+    if during:
+        during(p)
+    try:
+        rc = p.wait(seconds + 30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        fail("dataplane did not exit")
+    errlog.close()
+    out = open(os.path.join(tmp, "dp.stderr")).read()
+    if rc != 0:
+        print(out)
+        fail("dataplane exit code %d" % rc)
+    if "conserved" not in out:
+        print(out)
+        fail("no conservation line at exit")
+    return read_stats(stats), out
+
+
+def check_conservation(st, expected_records, res, allow_dup=False):
+    dec = st["flowdelta_dp_records_decoded_total"]
+    dlv = st["flowdelta_dp_records_delivered_total"]
+    got = sum(r["records"] for r in res)
+    print("expected %d decoded %d delivered %d received %d queued %d spooled %d dropped %d" % (
+        expected_records, dec, dlv, got, st["flowdelta_dp_records_queued"],
+        st["flowdelta_dp_records_spooled"], st["flowdelta_dp_records_dropped_total"]))
+    if st["flowdelta_dp_conservation_ok"] != 1:
+        fail("conservation identity does not hold")
+    if expected_records is not None and dec != expected_records:
+        fail("decoded %d != exported %d" % (dec, expected_records))
+    if dlv != dec or st["flowdelta_dp_records_dropped_total"] or st["flowdelta_dp_records_spooled"]:
+        fail("not everything delivered")
+    if got != dlv and not (allow_dup and got >= dlv):
+        fail("slaves received %d records, dataplane says delivered %d" % (got, dlv))
+
+
+# ---- scenarios ---------------------------------------------------------------
+
+def pcap_scenario(tmp, model, mk_args=(), extra_group="", ack=True, late=None, during=None,
+                  ctl=False, seconds=4, stats_port=0):
+    pcap, exp = mkpcap(tmp, *mk_args)
+    slaves = Slaves(tmp, ack=ack)
+    if late is None:
+        slaves.start_all()
+    else:
+        for i in range(3):
+            if i != late:
+                slaves.start(i)
+        wait_listen([p for i, p in enumerate(slaves.ports) if i != late], None)
+    cfg = config(tmp, "fddp-%d" % os.getpid(), "net_pcap0,rx_pcap=%s" % pcap, slaves, model,
+                 extra_group, plugins=[pmd("net_pcap")], ctl=ctl, stats_port=stats_port)
+
+    def dur(p):
+        if late is not None:
+            time.sleep(1.5)
+            slaves.start(late)
+        if during:
+            during(p, slaves)
+    st, out = run_dp(cfg, tmp, seconds, during=dur)
+    time.sleep(0.3)
+    slaves.stop_all()
+    res = slaves.results()
+    check_conservation(st, exp["records"], res)
+    return st, exp, res, slaves
+
+
+def t_config(tmp):
+    """Unknown keys and bad values are errors naming the key's path."""
+    bad = {
+        "eal:\n  lcores: \"0-1\"\n  bogus: 1\n": "eal.bogus",
+        "eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: x}]\nworkers: [{lcore: 1, port: p9}]\n"
+        "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 1}]}\nspool: {dir: /tmp}\n":
+            "workers[0].port",
+        "eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: x}]\nworkers: [{lcore: 1, port: p0}]\n"
+        "flow_ports: [2055]\ngroup: {model: hashy, slaves: [{name: a, host: h, port: 1}]}\n"
+        "spool: {dir: /tmp}\n": "group.model",
+        "eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: x}]\nworkers: [{lcore: 1, port: p0}]\n"
+        "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 70000}]}\n"
+        "spool: {dir: /tmp}\nsenders: {ring_size: 100}\n": "group.slaves[0].port",
+        "eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: x}]\nworkers: [{lcore: 1, port: p0}]\n"
+        "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 7, colour: red}]}\n"
+        "spool: {dir: /tmp}\n": "group.slaves[0].colour",
+    }
+    for y, path in bad.items():
+        f = os.path.join(tmp, "bad.yaml")
+        open(f, "w").write(y)
+        r = subprocess.run([EXE, "--config", f, "--check"], capture_output=True, text=True, timeout=10)
+        print(r.stderr.strip())
+        if r.returncode == 0 or path not in r.stderr:
+            fail("config error for %s not reported with its path" % path)
+    src = os.environ.get("DP_SRC", "")
+    for sample in ("deploy/dataplane-onehost.yaml", "deploy/dataplane-2x10g.yaml"):
+        f = os.path.join(src, sample)
+        if os.path.exists(f):
+            r = subprocess.run([EXE, "--config", f, "--check"], capture_output=True, text=True, timeout=10)
+            if r.returncode != 0:
+                fail("%s: %s" % (sample, r.stderr))
+    r = subprocess.run([EXE, "--help"], capture_output=True, text=True, timeout=10)
+    if r.returncode != 0 or "flow_ports" not in r.stdout:
+        fail("--help")
+
+
+def t_flow_hash(tmp):
+    st, exp, res, _ = pcap_scenario(tmp, "flow-hash", ["-e", "4", "-c", "3000"])
+    seen = {}
+    for i, r in enumerate(res):
+        for k in r["keys"]:
+            seen.setdefault(k, set()).add(i)
+    split = [k for k, s in seen.items() if len(s) > 1]
+    print("conversations %d, on more than one slave: %d, per slave: %s" % (
+        len(seen), len(split), [r["records"] for r in res]))
+    if split:
+        fail("conversation split across slaves, e.g. %s" % split[0])
+    if len(seen) != 4 * 3000:
+        fail("expected %d conversations, saw %d" % (4 * 3000, len(seen)))
+    if min(r["records"] for r in res) == 0:
+        fail("a slave got nothing")
+
+
+def t_round_robin(tmp):
+    st, exp, res, _ = pcap_scenario(tmp, "round-robin", ["-e", "4", "-c", "12000"])
+    counts = [r["records"] for r in res]
+    mean = sum(counts) / len(counts)
+    worst = max(abs(c - mean) / mean for c in counts)
+    msgs = sum(r["msgs"] for r in res)
+    print("per slave %s, worst deviation %.2f%%, %.1f records per message" % (
+        counts, worst * 100, sum(counts) / max(msgs, 1)))
+    if worst > 0.05:
+        fail("round-robin spread beyond 5%")
+    # rotation per full message: no trail of small messages behind it
+    if sum(counts) / max(msgs, 1) < 100:
+        fail("round-robin messages are mostly small")
+
+
+def t_source(tmp):
+    extra = "  source_map:\n    - {exporter: 192.0.2.2, port: 2055, slave: s3}\n"
+    st, exp, res, slaves = pcap_scenario(tmp, "source", ["-e", "6", "-c", "1000"], extra)
+    owner = {}
+    for i, r in enumerate(res):
+        for e in r["exporters"]:
+            owner.setdefault(e, set()).add(i)
+    print("exporter -> slaves:", {e: sorted(s) for e, s in owner.items()})
+    for e, s in owner.items():
+        if len(s) != 1:
+            fail("exporter %s spread over slaves %s" % (e, s))
+    if owner.get("192.0.2.2:2055") != {2}:
+        fail("explicit map 192.0.2.2:2055 -> s3 not honoured")
+    for e, n in exp["exporters"].items():
+        got = sum(r["exporters"].get(e + ":2055", 0) for r in res)
+        if got != n:
+            fail("exporter %s: %d of %d records" % (e, got, n))
+
+
+def t_malformed(tmp):
+    st, exp, res, _ = pcap_scenario(tmp, "flow-hash", ["-e", "4", "-c", "2000", "-b", "3"])
+    for e, n in exp["exporters"].items():
+        got = sum(r["exporters"].get(e + ":2055", 0) for r in res)
+        print("exporter %s: %d of %d" % (e, got, n))
+        if got != n:
+            fail("exporter %s lost records" % e)
+    drops = sum(v for k, v in st.items() if k.startswith("flowdelta_dp_decode_drops_total"))
+    print("bad packets sent %d, decode drops counted %d" % (exp["bad_packets"], drops))
+    if drops < exp["bad_packets"]:
+        fail("malformed packets not all counted")
+
+
+def t_late_slave(tmp):
+    """Slave s2 is down when traffic arrives: its share goes to the spool and
+    is replayed when it comes up."""
+    cli = os.environ.get("DP_CLI", "")
+    sport = free_port()
+    status_out = []
+
+    def during(p, slaves):
+        # `flowdelta status --dataplane` against the live process
+        if cli and os.path.exists(cli):
+            time.sleep(0.5)
+            r = subprocess.run([cli, "status", "--dataplane", "--metrics",
+                                "http://127.0.0.1:%d/metrics" % sport],
+                               capture_output=True, text=True, timeout=10)
+            status_out.append(r.stdout)
+    st, exp, res, _ = pcap_scenario(tmp, "flow-hash", ["-e", "4", "-c", "3000"], late=1, seconds=5,
+                                    during=during, stats_port=sport)
+    if status_out:
+        print(status_out[0])
+        if "records: decoded" not in status_out[0] or "slaves: delivered" not in status_out[0]:
+            fail("flowdelta status --dataplane did not show the counters")
+    spooled = st.get('flowdelta_dp_slave_records_spooled_in_total{slave="s2",sender="1"}', 0)
+    print("s2 records spooled while down: %d, replayed: %d" % (
+        spooled, st.get('flowdelta_dp_slave_records_spool_replayed_total{slave="s2",sender="1"}', 0)))
+    if spooled == 0:
+        fail("nothing was spooled for the late slave")
+
+
+def t_spool_restart(tmp):
+    """Run 1: slave s2 is down throughout; at SIGTERM its share stays in the
+    spool (counted as spooled). Run 2, same input, s2 up: the spool is
+    recovered and replayed. Over both runs every record arrives once."""
+    pcap, exp = mkpcap(tmp, "-e", "4", "-c", "2000")
+    slaves = Slaves(tmp, ack=True)
+    slaves.start(0)
+    slaves.start(2)
+    wait_listen([slaves.ports[0], slaves.ports[2]], None)
+    cfg = config(tmp, "fddp-%d" % os.getpid(), "net_pcap0,rx_pcap=%s" % pcap, slaves, "flow-hash",
+                 plugins=[pmd("net_pcap")])
+    st1, _ = run_dp(cfg, tmp, 3)
+    sp = st1["flowdelta_dp_records_spooled"]
+    print("run 1: decoded %d delivered %d spooled %d" % (
+        st1["flowdelta_dp_records_decoded_total"], st1["flowdelta_dp_records_delivered_total"], sp))
+    if st1["flowdelta_dp_conservation_ok"] != 1 or sp == 0:
+        fail("run 1: expected s2's share in the spool, conserved")
+    if st1["flowdelta_dp_records_delivered_total"] + sp != exp["records"]:
+        fail("run 1: delivered + spooled != exported")
+    slaves.start(1)
+    wait_listen([slaves.ports[1]], None)
+    st2, _ = run_dp(cfg, tmp, 4)
+    rec = st2["flowdelta_dp_records_recovered_total"]
+    print("run 2: decoded %d recovered %d delivered %d spooled %d" % (
+        st2["flowdelta_dp_records_decoded_total"], rec, st2["flowdelta_dp_records_delivered_total"],
+        st2["flowdelta_dp_records_spooled"]))
+    if rec != sp:
+        fail("run 2 recovered %d records, run 1 left %d" % (rec, sp))
+    time.sleep(0.3)
+    slaves.stop_all()
+    res = slaves.results()
+    got = sum(r["records"] for r in res)
+    if st2["flowdelta_dp_conservation_ok"] != 1 or st2["flowdelta_dp_records_spooled"]:
+        fail("run 2 not conserved or spool not drained")
+    if got != 2 * exp["records"]:
+        fail("slaves received %d records over two runs, expected %d" % (got, 2 * exp["records"]))
+    print("slaves received %d = 2 x %d" % (got, exp["records"]))
+
+
+def t_gen(tmp):
+    """`flowdelta gen` exports of all three protocols (v5, v9, IPFIX with
+    strings from IPv6 exporters) in one pcap: everything gen says it sent
+    is decoded and delivered, exactly."""
+    cli = os.environ.get("DP_CLI", "")
+    if not cli or not os.path.exists(cli):
+        skip("flowdelta CLI (gen) not built")
+    total, frames = 0, []
+    for args in (["--version", "5", "--exporters", "2", "--flows", "600"],
+                 ["--version", "9", "--exporters", "3", "--flows", "1000", "--v6-share", "0.3"],
+                 ["--version", "10", "--exporters", "2", "--flows", "1000", "--strings",
+                  "--exporter-v6"]):
+        f = os.path.join(tmp, "g%s.pcap" % args[1])
+        r = subprocess.run([cli, "gen"] + args + ["--pcap", f], capture_output=True, text=True,
+                           timeout=60)
+        m = re.search(r"(\d+) records", r.stderr)
+        if r.returncode or not m:
+            fail("flowdelta gen: %s" % r.stderr)
+        total += int(m.group(1))
+        data = open(f, "rb").read()
+        frames.append(data[24:] if frames else data)  # one pcap header
+    pcap = os.path.join(tmp, "gen.pcap")
+    open(pcap, "wb").write(b"".join(frames))
+    slaves = Slaves(tmp)
+    slaves.start_all()
+    cfg = config(tmp, "fddp-%d" % os.getpid(), "net_pcap0,rx_pcap=%s" % pcap, slaves, "flow-hash",
+                 plugins=[pmd("net_pcap")])
+    st, _ = run_dp(cfg, tmp, 4)
+    time.sleep(0.3)
+    slaves.stop_all()
+    check_conservation(st, total, slaves.results())
+
+
+def t_plain_slave(tmp):
+    st, exp, res, _ = pcap_scenario(tmp, "round-robin", ["-e", "2", "-c", "2000"], ack=False)
+    if any(v for k, v in st.items() if k.startswith("flowdelta_dp_slave_acking")):
+        fail("a plain slave was taken for an acking one")
+
+
+def ctl_cmd(path, line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(15)
+    s.connect(path)
+    s.sendall((line + "\n").encode())
+    r = s.recv(4096).decode().strip()
+    s.close()
+    print("ctl: %s -> %s" % (line, r))
+    return r
+
+
+# ---- netns + af_packet ------------------------------------------------------------
+
+def netns_setup(tag):
+    if os.geteuid() != 0:
+        skip("needs root for network namespaces")
+    if not shutil.which("ip"):
+        skip("iproute2 missing")
+    a, b = "fddp-a%s" % tag, "fddp-b%s" % tag
+    va, vb = "fddpa%s" % tag, "fddpb%s" % tag
+
+    def sh(*cmd):
+        r = subprocess.run(list(cmd), capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr))
+    try:
+        sh("ip", "netns", "add", a)
+        cleanups.append(lambda: subprocess.run(["ip", "netns", "del", a]))
+        sh("ip", "netns", "add", b)
+        cleanups.append(lambda: subprocess.run(["ip", "netns", "del", b]))
+        sh("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
+        for ns, v in ((a, va), (b, vb)):
+            sh("ip", "-n", ns, "link", "set", v, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+    except RuntimeError as e:
+        skip("network namespaces unavailable: %s" % e)
+    return a, b, va, vb
+
+
+SENDER = r"""
+import socket, struct, sys, time
+iface, path, rate = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((iface, 0))
+f = open(path, "rb"); f.read(24)
+frames = []
+while True:
+    h = f.read(16)
+    if len(h) < 16: break
+    n = struct.unpack("<IIII", h)[2]
+    frames.append(f.read(n))
+t0 = time.time()
+for i, fr in enumerate(frames):
+    while time.time() < t0 + i / rate: time.sleep(0.0005)
+    s.send(fr)
+print(len(frames))
+"""
+
+
+def netns_run(tmp, model, mid, nslaves=3, seconds=7, ctl=False, commit_ms=10, pmd_name="net_af_packet"):
+    """Paced exports (~3 s) from netns A over a veth into the dataplane's
+    net_af_packet port in netns B; mid(slaves, ctl_path) runs ~1.2 s in."""
+    tag = str(os.getpid() % 10000)
+    a, b, va, vb = netns_setup(tag)
+    pcap, exp = mkpcap(tmp, "-e", "4", "-c", "2500")
+    slaves = Slaves(tmp, n=nslaves, ack=True, ns=b, commit_ms=commit_ms)
+    for i in range(3):
+        slaves.start(i)
+    wait_listen(slaves.ports[:3], b)
+    sport = free_port()
+    cfg = config(tmp, "fddp-ns%s" % tag, "%s0,iface=%s" % (pmd_name, vb), slaves, model,
+                 plugins=[pmd(pmd_name)], ctl=ctl, stats_port=sport)
+    samples = []
+
+    def poll_metrics(stop):
+        # conservation must hold in every scrape while records are in motion
+        code = ("import sys,urllib.request,time\n"
+                "end=time.time()+float(sys.argv[2])\n"
+                "while time.time()<end:\n"
+                "  try:\n"
+                "    t=urllib.request.urlopen(sys.argv[1],timeout=2).read().decode()\n"
+                "    v=dict(l.rsplit(' ',1) for l in t.splitlines() if l.startswith('flowdelta_dp_con') or l.startswith('flowdelta_dp_records_'))\n"
+                "    print(v['flowdelta_dp_conservation_ok'],v['flowdelta_dp_conservation_snapshot_exact'],v['flowdelta_dp_records_decoded_total'],v['flowdelta_dp_records_queued'],flush=True)\n"
+                "  except Exception as e: pass\n"
+                "  time.sleep(0.03)\n")
+        return start([sys.executable, "-c", code, "http://127.0.0.1:%d/metrics" % sport, "4"],
+                     ns=b, stdout=subprocess.PIPE, text=True)
+    sender_py = os.path.join(tmp, "sender.py")
+    open(sender_py, "w").write(SENDER)
+
+    def during(p):
+        time.sleep(1.0)  # EAL up, port started
+        tx = start([sys.executable, sender_py, va, pcap, str(exp["frames"] / 3.0)], ns=a)
+        samples.append(poll_metrics(None))
+        time.sleep(1.2)
+        mid(slaves, os.path.join(tmp, "ctl.sock"), b)
+        tx.wait(20)
+        # let a restarted slave reconnect (backoff) and the spool drain,
+        # bounded, before shutting down
+        code = ("import sys,urllib.request,time\n"
+                "end=time.time()+12\n"
+                "while time.time()<end:\n"
+                "  try:\n"
+                "    t=urllib.request.urlopen(sys.argv[1],timeout=2).read().decode()\n"
+                "    v=dict(l.rsplit(' ',1) for l in t.splitlines() if l.startswith('flowdelta_dp_records_'))\n"
+                "    if v['flowdelta_dp_records_spooled']=='0' and v['flowdelta_dp_records_queued']=='0': break\n"
+                "  except Exception: pass\n"
+                "  time.sleep(0.1)\n")
+        subprocess.run(["ip", "netns", "exec", b, sys.executable, "-c", code,
+                        "http://127.0.0.1:%d/metrics" % sport], timeout=20)
+        time.sleep(0.3)
+        # the real shutdown path: SIGTERM stops RX, drains, exits 0
+        p.send_signal(signal.SIGTERM)
+    st, out = run_dp(cfg, tmp, 30, ns=b, during=during)
+    lines = samples[0].communicate(timeout=10)[0].split("\n") if samples else []
+    scr = [l.split() for l in lines if l.strip()]
+    moving = [x for x in scr if int(x[3]) > 0]
+    print("metrics scrapes during traffic: %d (%d with records queued in flight), "
+          "conservation held in %d" % (len(scr), len(moving), sum(1 for x in scr if x[0] == "1")))
+    if not scr:
+        fail("no metrics scraped during traffic")
+    if any(x[0] != "1" for x in scr if x[1] == "1"):
+        fail("conservation did not hold in a live scrape")
+    time.sleep(0.3)
+    slaves.stop_all()
+    res = slaves.results()
+    rx = st.get('flowdelta_dp_port_rx_packets_total{port="p0"}', 0)
+    print("frames sent %d, received by the port %d" % (exp["frames"], rx))
+    if rx < exp["frames"]:
+        fail("af_packet lost frames on the veth (kernel side), cannot check end to end")
+    check_conservation(st, exp["records"], res)
+    return st, exp, res
+
+
+def t_netns_kill_slave(tmp):
+    """Slave s2 is SIGKILLed mid-stream and restarted a second later; once
+    the spool replays, nothing is lost and nothing is stored twice."""
+    def mid(slaves, ctl, ns):
+        slaves.procs[1].kill()  # no goodbye: what it had not acked is lost in it
+        slaves.procs[1].wait()
+        time.sleep(1.0)
+        slaves.start(1)
+        wait_listen([slaves.ports[1]], ns)
+    # slow group commits (400 ms): the kill lands while s2 holds messages it
+    # received but never made durable, so the proxy must resend them
+    st, exp, res = netns_run(tmp, "flow-hash", mid, commit_ms=400)
+    print("s2 disconnects %d, resent messages %d, spooled %d" % (
+        st.get('flowdelta_dp_slave_disconnects_total{slave="s2",sender="1"}', 0),
+        st.get('flowdelta_dp_slave_messages_resent_total{slave="s2",sender="1"}', 0),
+        st.get('flowdelta_dp_slave_records_spooled_in_total{slave="s2",sender="1"}', 0)))
+    if not st.get('flowdelta_dp_slave_disconnects_total{slave="s2",sender="1"}', 0):
+        fail("the kill was not noticed")
+    if not st.get('flowdelta_dp_slave_messages_resent_total{slave="s2",sender="1"}', 0):
+        fail("nothing was resent: the unacked window was not exercised")
+
+
+def t_netns_live_reconfig(tmp):
+    """Routing changes while exports flow: add a slave, switch models, map a
+    source, remove a slave. Nothing may be lost or duplicated."""
+    def mid(slaves, ctl, ns):
+        slaves.start(3)
+        wait_listen([slaves.ports[3]], ns)
+        for cmd in ("add-slave s4 127.0.0.1 %d" % slaves.ports[3], "model round-robin",
+                    "map 192.0.2.1 2055 s4", "model source", "remove-slave s1",
+                    "model flow-hash", "show"):
+            r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                                "import socket,sys;s=socket.socket(socket.AF_UNIX);s.settimeout(15);"
+                                "s.connect(sys.argv[1]);s.sendall(sys.argv[2].encode()+b'\\n');"
+                                "print(s.recv(4096).decode().strip())", ctl, cmd],
+                               capture_output=True, text=True, timeout=20)
+            print("ctl: %s -> %s" % (cmd, r.stdout.strip()))
+            if not r.stdout.startswith("ok"):
+                fail("control command failed: %s (%s)" % (cmd, r.stderr))
+            time.sleep(0.15)
+    st, exp, res = netns_run(tmp, "flow-hash", mid, nslaves=4, ctl=True)
+    print("records per slave:", [r["records"] for r in res])
+    if res[3]["records"] == 0:
+        fail("the added slave received nothing")
+
+
+def t_netns_af_xdp(tmp):
+    """The same veth path through net_af_xdp (its default XDP program
+    redirects every frame of the queue to the socket): flow-hash keeps both
+    directions together and nothing is lost."""
+    if not os.path.ismount("/sys/fs/bpf"):
+        skip("bpffs not mounted on /sys/fs/bpf (libxdp needs it)")
+    st, exp, res = netns_run(tmp, "flow-hash", lambda *a: None, pmd_name="net_af_xdp")
+    seen = {}
+    for i, r in enumerate(res):
+        for k in r["keys"]:
+            seen.setdefault(k, set()).add(i)
+    if any(len(v) > 1 for v in seen.values()):
+        fail("a conversation was split across slaves")
+
+
+SCEN = {
+    "config": t_config,
+    "pcap-flow-hash": t_flow_hash,
+    "pcap-round-robin": t_round_robin,
+    "pcap-source": t_source,
+    "pcap-malformed": t_malformed,
+    "pcap-late-slave": t_late_slave,
+    "pcap-plain-slave": t_plain_slave,
+    "pcap-spool-restart": t_spool_restart,
+    "pcap-gen": t_gen,
+    "netns-kill-slave": t_netns_kill_slave,
+    "netns-live-reconfig": t_netns_live_reconfig,
+    "netns-af-xdp": t_netns_af_xdp,
+}
+
+
+def main():
+    if len(sys.argv) != 2 or sys.argv[1] not in SCEN:
+        print("usage: run_test.py {%s}" % ",".join(SCEN))
+        return 2
+    for v, n in ((EXE, "DP_EXE"), (MKPCAP, "DP_MKPCAP"), (SINK, "DP_SINK")):
+        if not v or not os.path.exists(v):
+            skip("%s not set or missing" % n)
+    if sys.argv[1] != "config" and os.geteuid() != 0:
+        skip("DPDK with --no-huge needs root here")
+    tmp = tempfile.mkdtemp(prefix="fddp-")
+    rc = 0
+    try:
+        SCEN[sys.argv[1]](tmp)
+        print("PASS")
+    except SystemExit as e:
+        rc = e.code if isinstance(e.code, int) else 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for c in reversed(cleanups):
+            c()
+        # DPDK's runtime directory of our file prefixes
+        for d in ("fddp-%d" % os.getpid(), "fddp-ns%d" % (os.getpid() % 10000)):
+            shutil.rmtree(os.path.join("/var/run/dpdk", d), ignore_errors=True)
+        if rc == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("kept", tmp)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
