@@ -1,0 +1,196 @@
+/* reader.c — read side of the store: time range -> segments -> blocks.
+ *
+ * Segments are listed at open and mapped one at a time, read-only. A sealed
+ * segment whose footer says it cannot hold the range is skipped without
+ * being mapped; otherwise block headers are walked (zone maps sit in the
+ * first 192 bytes of each block, so skipping a block touches one page). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dir.h"
+#include "seg.h"
+#include "store.h"
+
+/* Records arrive after they end, but exporter clocks drift and active
+ * timeouts run long: a segment whose window ended this long before the
+ * range starts is still opened (its zone maps then decide). */
+#define WINDOW_SLACK_MS (24ull * 3600 * 1000)
+
+struct st_block {
+	struct seg_blk b;
+	const char *path;
+};
+
+struct st_reader {
+	uint64_t from, to;
+	struct seg_file *files;
+	size_t nfiles, next;
+	uint8_t *map;
+	size_t map_len;
+	struct seg_walk walk;
+	bool walking;
+	struct st_block cur;
+	struct blk_dec *dec;
+	struct st_reader_stats st;
+};
+
+struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_ms)
+{
+	struct st_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->from = from_ms;
+	r->to = to_ms;
+	r->dec = blk_dec_new();
+	int rc = r->dec ? seg_list(dir, &r->files, &r->nfiles) : -ENOMEM;
+	if (rc) {
+		st_reader_close(r);
+		errno = -rc;
+		return NULL;
+	}
+	return r;
+}
+
+static void unmap(struct st_reader *r)
+{
+	if (r->map) {
+		r->st.blocks_corrupt += r->walk.blocks_bad;
+		r->st.bytes_corrupt += r->walk.bytes_bad;
+		r->st.tail_bytes += r->walk.tail_bytes;
+		munmap(r->map, r->map_len);
+	}
+	r->map = NULL;
+	r->walking = false;
+}
+
+void st_reader_close(struct st_reader *r)
+{
+	if (!r)
+		return;
+	unmap(r);
+	seg_list_free(r->files, r->nfiles);
+	blk_dec_free(r->dec);
+	free(r);
+}
+
+/* Footer says the whole segment is outside the range? */
+static bool footer_excludes(struct st_reader *r, int fd, uint64_t size)
+{
+	uint8_t t[TRL_LEN], h[FTR_HDR_LEN];
+	if (size < SEG_HDR_LEN + TRL_LEN + FTR_HDR_LEN ||
+	    pread(fd, t, TRL_LEN, (off_t)(size - TRL_LEN)) != TRL_LEN || memcmp(t + 8, TRL_MAGIC, 8))
+		return false;
+	uint64_t off = le64_ld(t);
+	if (off > size - TRL_LEN - FTR_HDR_LEN ||
+	    pread(fd, h, FTR_HDR_LEN, (off_t)off) != FTR_HDR_LEN || memcmp(h, FTR_MAGIC, 4))
+		return false;
+	/* not CRC-checked here: a wrong answer can only make us map the file */
+	uint32_t nblocks = le32_ld(h + 12);
+	if (!nblocks)
+		return true;
+	return le64_ld(h + 24) > r->to || le64_ld(h + 32) < r->from;
+}
+
+static int open_next(struct st_reader *r)
+{
+	while (r->next < r->nfiles) {
+		struct seg_file *f = &r->files[r->next++];
+		if (f->win_start_ms + WINDOW_SLACK_MS < r->from && r->from > WINDOW_SLACK_MS)
+			continue;
+		int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue; /* retention removed it since the listing */
+			return -errno;
+		}
+		struct stat st;
+		if (fstat(fd, &st)) {
+			int e = -errno;
+			close(fd);
+			return e;
+		}
+		r->st.segments++;
+		if (footer_excludes(r, fd, (uint64_t)st.st_size)) {
+			close(fd);
+			continue;
+		}
+		if (st.st_size < SEG_HDR_LEN) {
+			close(fd);
+			continue; /* being created */
+		}
+		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (m == MAP_FAILED)
+			return -errno;
+		r->map = m;
+		r->map_len = (size_t)st.st_size;
+		if (seg_walk_init(&r->walk, r->map, r->map_len)) {
+			r->st.segments_bad++;
+			unmap(r);
+			continue;
+		}
+		r->walking = true;
+		r->cur.path = f->path;
+		return 1;
+	}
+	return 0;
+}
+
+int st_reader_next(struct st_reader *r, const struct st_block **out)
+{
+	for (;;) {
+		if (!r->walking) {
+			int rc = open_next(r);
+			if (rc <= 0)
+				return rc;
+		}
+		if (seg_walk_next(&r->walk, &r->cur.b) != 1) {
+			unmap(r);
+			continue;
+		}
+		const struct st_zone *z = &r->cur.b.zone;
+		if (z->first_min > r->to || z->last_max < r->from) {
+			r->st.blocks_skipped++;
+			continue;
+		}
+		r->st.blocks++;
+		*out = &r->cur;
+		return 1;
+	}
+}
+
+uint32_t st_block_rows(const struct st_block *b)
+{
+	return b->b.nrows;
+}
+
+const struct st_zone *st_block_zone(const struct st_block *b)
+{
+	return &b->b.zone;
+}
+
+const char *st_block_segment(const struct st_block *b)
+{
+	return b->path;
+}
+
+int st_reader_decode(struct st_reader *r, const struct st_block *b, uint32_t colmask,
+		     struct st_cols *out)
+{
+	return blk_decode(r->dec, &b->b, colmask, out);
+}
+
+void st_reader_stats(const struct st_reader *r, struct st_reader_stats *out)
+{
+	*out = r->st;
+	if (r->map) {
+		out->blocks_corrupt += r->walk.blocks_bad;
+		out->bytes_corrupt += r->walk.bytes_bad;
+		out->tail_bytes += r->walk.tail_bytes;
+	}
+}

@@ -1,0 +1,168 @@
+/* seg.h — internal: on-disk layout constants (FORMAT.md), block encoder,
+ * and the bounded parser of segment bytes used by readers, recovery,
+ * `flowdelta store verify` and the fuzz target. */
+#ifndef STORAGE_SEG_H
+#define STORAGE_SEG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define SEG_MAGIC "FLOWDSEG"
+#define SEG_VERSION 1
+#define SEG_HDR_LEN 64
+#define BLK_MAGIC "FDBK"
+#define FTR_MAGIC "FDFT"
+#define TRL_MAGIC "FDSEGEND"
+#define TRL_LEN 16
+#define BLK_HDR_LEN 32
+#define BLK_ZONE_LEN 160
+#define BLK_DIR_OFF (BLK_HDR_LEN + BLK_ZONE_LEN) /* 192 */
+#define BLK_DIR_ENT 12
+#define BLK_MAX_LEN (64u << 20) /* cap on a block length read from disk */
+#define FTR_HDR_LEN 40
+#define FTR_ENT_LEN 32
+
+/* column encodings (FORMAT.md §5) */
+enum {
+	ENC_RAW = 0,     /* n x width, little-endian */
+	ENC_CONST = 1,   /* one value of width bytes */
+	ENC_PLANES = 2,  /* byte k of every value, then byte k+1, ... */
+	ENC_DICT = 3,    /* u32 ndict, values, n indices of 1 or 2 bytes */
+	ENC_VARINT = 4,  /* n LEB128 */
+	ENC_DELTA = 5,   /* u64 base, n zigzag LEB128 deltas from the previous */
+	ENC_DUR = 6,     /* n zigzag LEB128 of last_ms - first_ms */
+	ENC_STRDICT = 7, /* u32 ndict, ndict x (u16 len, bytes), n LEB128 indices */
+	ENC_DELTA_BITS = 8, /* u64 base, u8 w, n zigzag deltas packed at w bits */
+	ENC_DUR_BITS = 9,   /* u8 w, n zigzag durations packed at w bits */
+	ENC_FOR_BITS = 10,  /* u64 min, u8 w, n values - min packed at w bits */
+};
+
+enum { COMP_NONE = 0, COMP_LZ4 = 1, COMP_ZSTD = 2 };
+
+struct seg_hdr {
+	uint16_t version;
+	uint8_t codec;
+	uint64_t win_start_ms;
+	uint32_t win_len_ms;
+	uint32_t part;
+	uint64_t created_ms;
+};
+
+void seg_hdr_write(uint8_t out[SEG_HDR_LEN], const struct seg_hdr *h);
+/* 0 or -EBADMSG (magic, version, CRC). */
+int seg_hdr_read(const uint8_t *buf, size_t len, struct seg_hdr *h);
+
+/* One complete block found in a buffer (pointers into it). */
+struct seg_blk {
+	const uint8_t *p;
+	uint32_t len;
+	uint64_t off;
+	uint32_t nrows;
+	uint32_t raw_len;
+	uint64_t commit;
+	struct st_zone zone;
+};
+
+/* Walk the blocks of a segment held in memory. Never reads outside buf. */
+struct seg_walk {
+	const uint8_t *buf;
+	size_t len;
+	size_t pos;
+	struct seg_hdr hdr;
+	bool done;
+	/* what the walk found so far */
+	uint64_t blocks_ok;
+	uint64_t blocks_bad;    /* bad CRC or garbage, skipped */
+	uint64_t bytes_bad;
+	uint64_t tail_bytes;    /* incomplete block (or garbage) at the end */
+	uint64_t tail_off;      /* where the incomplete tail starts */
+	uint64_t good_end;      /* end of the last complete good block */
+	bool sealed;            /* a valid footer was reached */
+	uint64_t footer_off;
+	bool last_bad;          /* the last thing returned/skipped was bad */
+};
+
+int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len);
+/* 1: *b is the next good block; 0: end (footer, tail or EOF). */
+int seg_walk_next(struct seg_walk *w, struct seg_blk *b);
+
+/* ---- block encoder ---- */
+
+/* Rows of one block in columns: col[c] holds n elements of st_col_size(c)
+ * for every fixed column; strings as per-row arena offset/length. */
+struct blk_src {
+	uint32_t n;
+	const void *col[ST_COL_MAX];
+	const uint32_t *str_off[FLOW_STR_MAX];
+	const uint16_t *str_len[FLOW_STR_MAX];
+	const char *arena;
+};
+
+struct blk_enc;
+struct blk_enc *blk_enc_new(enum st_codec codec, int level);
+void blk_enc_free(struct blk_enc *e);
+/* Encode rows into a complete block (header, zone, directory, chunks,
+ * padding, CRC). *out valid until the next call. 0 or -ENOMEM/-EINVAL. */
+int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, const uint8_t **out,
+	       uint32_t *out_len, uint32_t *raw_len);
+
+/* Column storage for up to cap rows (the store's pending rows, tests). */
+struct colbuf {
+	uint32_t n, cap;
+	void *col[ST_COL_MAX];
+	uint32_t *str_off[FLOW_STR_MAX];
+	uint16_t *str_len[FLOW_STR_MAX];
+};
+int colbuf_init(struct colbuf *cb, uint32_t cap);
+void colbuf_free(struct colbuf *cb);
+/* Append one record (strings: offsets are kept as given). */
+void colbuf_put(struct colbuf *cb, const struct flow_rec *r);
+/* Drop the first k rows. */
+void colbuf_shift(struct colbuf *cb, uint32_t k);
+/* View of rows [0, n) as a block source. */
+void colbuf_src(const struct colbuf *cb, uint32_t n, const char *arena, struct blk_src *src);
+
+/* ---- block decoder ---- */
+struct blk_dec;
+struct blk_dec *blk_dec_new(void);
+void blk_dec_free(struct blk_dec *d);
+int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out);
+
+/* ---- footer ---- */
+struct ftr_ent {
+	uint64_t off;
+	uint32_t len;
+	uint32_t nrows;
+	uint64_t first_min;
+	uint64_t last_max;
+};
+/* Footer block + trailer for these blocks into a malloc'ed buffer. */
+int ftr_build(const struct ftr_ent *e, uint32_t n, uint8_t **out, size_t *out_len);
+
+/* little-endian helpers for on-disk fields */
+static inline uint64_t le64_ld(const uint8_t *p)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+static inline uint32_t le32_ld(const uint8_t *p)
+{
+	uint32_t v;
+	__builtin_memcpy(&v, p, 4);
+	return v;
+}
+static inline uint16_t le16_ld(const uint8_t *p)
+{
+	uint16_t v;
+	__builtin_memcpy(&v, p, 2);
+	return v;
+}
+static inline void le64_st(uint8_t *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
+static inline void le32_st(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+static inline void le16_st(uint8_t *p, uint16_t v) { __builtin_memcpy(p, &v, 2); }
+
+#endif

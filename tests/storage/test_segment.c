@@ -1,0 +1,371 @@
+/* test_segment.c — storage library: write/read round trips, crash recovery,
+ * corruption handling, marks, retention (suite 'storage'). */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "crc32c.h"
+#include "dir.h"
+#include "mix.h"
+#include "seg.h"
+#include "store.h"
+#include "util.h"
+
+#define T0 1764000000000ull /* 2025-11-24T16:00:00Z, a window boundary */
+#define WIN 300000ull
+
+static struct mix mx;
+
+/* Add n mix records at now_ms; copies them into want as well. */
+static void feed(struct st_store *s, struct recset *want, uint32_t n, uint64_t now_ms, int rich)
+{
+	static struct flow_rec batch[1000];
+	if (!mx.s)
+		mix_init(&mx, 7, T0 - 3600000, rich);
+	mx.rich = rich;
+	while (n) {
+		uint32_t k = n < 1000 ? n : 1000;
+		mx.arena_len = 0;
+		for (uint32_t i = 0; i < k; i++)
+			mix_next(&mx, &batch[i]);
+		assert_int_equal(st_store_add(s, batch, k, mx.arena, now_ms), 0);
+		if (want)
+			for (uint32_t i = 0; i < k; i++)
+				recset_add(want, &batch[i], mx.arena);
+		n -= k;
+	}
+}
+
+static void same(const struct recset *a, const struct recset *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const char *d = rec_diff(&a->r[i], a->arena, &b->r[i], b->arena);
+		if (d)
+			fail_msg("record %zu differs in %s", i, d);
+	}
+}
+
+static struct st_store *open_store(const char *dir, enum st_codec codec, uint32_t block_rows,
+				   struct st_recovery *rep)
+{
+	struct st_store_cfg c;
+	st_store_cfg_default(&c);
+	c.dir = dir;
+	c.codec = codec;
+	if (block_rows)
+		c.block_rows = block_rows;
+	struct st_store *s = st_store_open(&c, rep);
+	assert_non_null(s);
+	return s;
+}
+
+static void test_crc32c(void **state)
+{
+	(void)state;
+	assert_int_equal(st_crc32c("123456789", 9), 0xe3069283u);
+	assert_int_equal(st_crc32c_update(st_crc32c("1234", 4), "56789", 5), 0xe3069283u);
+	uint8_t big[1000];
+	for (int i = 0; i < 1000; i++)
+		big[i] = (uint8_t)(i * 7);
+	assert_int_equal(st_crc32c_update(st_crc32c(big, 333), big + 333, 667), st_crc32c(big, 1000));
+}
+
+static void roundtrip(enum st_codec codec, uint32_t n)
+{
+	char *dir = tmpdir_make();
+	struct recset want = { 0 }, got = { 0 };
+	struct st_store *s = open_store(dir, codec, 0, NULL);
+	feed(s, &want, n, T0 + 1000, 1);
+	assert_int_equal(st_store_commit(s, T0 + 2000), 0);
+	/* readable while the segment is open */
+	assert_int_equal(recset_read(dir, &got), 0);
+	same(&want, &got);
+	recset_free(&got);
+	/* sealed: footer written, still identical */
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0);
+	struct st_store_stats st;
+	st_store_stats(s, &st);
+	assert_int_equal(st.segments_sealed, 1);
+	st_store_close(s);
+	assert_int_equal(recset_read(dir, &got), 0);
+	same(&want, &got);
+	recset_free(&got);
+	recset_free(&want);
+	tmpdir_rm(dir);
+}
+
+static void test_roundtrip_lz4(void **state)
+{
+	(void)state;
+	roundtrip(ST_CODEC_LZ4, 150000);
+}
+
+static void test_roundtrip_zstd(void **state)
+{
+	(void)state;
+	roundtrip(ST_CODEC_ZSTD, 70000);
+}
+
+static void test_roundtrip_none(void **state)
+{
+	(void)state;
+	roundtrip(ST_CODEC_NONE, 5000);
+}
+
+static void test_column_subset(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct recset want = { 0 };
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 0, NULL);
+	feed(s, &want, 20000, T0 + 5, 0);
+	assert_int_equal(st_store_commit(s, T0 + 10), 0);
+	struct st_reader *r = st_reader_open(dir, 0, UINT64_MAX);
+	const struct st_block *b;
+	assert_int_equal(st_reader_next(r, &b), 1);
+	struct st_cols c;
+	assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS) | ST_COL_BIT(ST_COL_DST_PORT), &c), 0);
+	assert_int_equal(c.n, 20000);
+	assert_null(c.col[ST_COL_SRC_ADDR]);
+	const uint64_t *last = c.col[ST_COL_LAST_MS];
+	const uint16_t *dp = c.col[ST_COL_DST_PORT];
+	for (uint32_t i = 0; i < c.n; i++) {
+		assert_int_equal(last[i], want.r[i].last_ms);
+		assert_int_equal(dp[i], want.r[i].dst_port);
+	}
+	/* the zone map bounds every row */
+	const struct st_zone *z = st_block_zone(b);
+	for (uint32_t i = 0; i < c.n; i++) {
+		assert_true(want.r[i].first_ms >= z->first_min && want.r[i].first_ms <= z->first_max);
+		assert_true(want.r[i].dst_port >= z->dst_port_min && want.r[i].dst_port <= z->dst_port_max);
+		assert_true(memcmp(want.r[i].src_addr, z->src_min, 16) >= 0);
+		assert_true(memcmp(want.r[i].src_addr, z->src_max, 16) <= 0);
+	}
+	assert_int_equal(st_reader_next(r, &b), 0);
+	st_reader_close(r);
+	/* a range before every record selects nothing */
+	r = st_reader_open(dir, 0, 1000);
+	assert_int_equal(st_reader_next(r, &b), 0);
+	st_reader_close(r);
+	st_store_close(s);
+	recset_free(&want);
+	tmpdir_rm(dir);
+}
+
+static char *only_segment(const char *dir)
+{
+	struct seg_file *f;
+	size_t n;
+	assert_int_equal(seg_list(dir, &f, &n), 0);
+	assert_int_equal(n, 1);
+	char *p = strdup(f[0].path);
+	seg_list_free(f, n);
+	return p;
+}
+
+static void test_uncommitted_dropped(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct recset want = { 0 }, got = { 0 };
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 1000, NULL);
+	feed(s, &want, 2500, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + 2), 0); /* 3 blocks committed */
+	feed(s, NULL, 2500, T0 + 3, 0);                  /* 2 full blocks written, no commit */
+	st_store_close(s);                               /* = crash */
+	struct st_recovery rep;
+	s = open_store(dir, ST_CODEC_LZ4, 1000, &rep);
+	assert_int_equal(rep.blocks_kept, 3);
+	assert_int_equal(rep.blocks_dropped, 2);
+	assert_int_equal(rep.rows_dropped, 2000);
+	assert_int_equal(rep.segments_sealed, 1);
+	assert_int_equal(recset_read(dir, &got), 0);
+	same(&want, &got);
+	recset_free(&got);
+	/* the store goes on in a new part of the same window */
+	feed(s, &want, 10, T0 + 4, 0);
+	assert_int_equal(st_store_commit(s, T0 + 5), 0);
+	st_store_close(s);
+	assert_int_equal(recset_read(dir, &got), 0);
+	same(&want, &got);
+	recset_free(&got);
+	recset_free(&want);
+	tmpdir_rm(dir);
+}
+
+static void test_torn_tail(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct recset want = { 0 }, got = { 0 };
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 1000, NULL);
+	feed(s, &want, 3000, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + 2), 0);
+	st_store_close(s);
+	char *path = only_segment(dir);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	/* cut the last block in half: a torn write */
+	int fd = open(path, O_RDWR);
+	assert_int_equal(ftruncate(fd, st.st_size - 300), 0);
+	close(fd);
+	struct st_reader *r = st_reader_open(dir, 0, UINT64_MAX);
+	const struct st_block *b;
+	int nb = 0;
+	while (st_reader_next(r, &b) == 1)
+		nb++;
+	assert_int_equal(nb, 2);
+	struct st_reader_stats rs;
+	st_reader_stats(r, &rs);
+	assert_true(rs.tail_bytes > 0);
+	assert_int_equal(rs.blocks_corrupt, 0);
+	st_reader_close(r);
+	struct st_recovery rep;
+	s = open_store(dir, ST_CODEC_LZ4, 1000, &rep);
+	assert_int_equal(rep.blocks_kept, 2);
+	assert_true(rep.bytes_truncated > 0);
+	st_store_close(s);
+	assert_int_equal(recset_read(dir, &got), 0);
+	want.n = 2000;
+	same(&want, &got);
+	recset_free(&got);
+	recset_free(&want);
+	free(path);
+	tmpdir_rm(dir);
+}
+
+static void test_flip_middle(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct recset want = { 0 }, got = { 0 };
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 1000, NULL);
+	feed(s, &want, 3000, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* committed and sealed */
+	st_store_close(s);
+	char *path = only_segment(dir);
+	/* find the second block and flip one payload byte in it */
+	int fd = open(path, O_RDWR);
+	uint8_t h[16];
+	assert_int_equal(pread(fd, h, 16, SEG_HDR_LEN), 16);
+	uint64_t b2 = SEG_HDR_LEN + le32_ld(h + 8);
+	uint8_t c;
+	assert_int_equal(pread(fd, &c, 1, (off_t)b2 + 700), 1);
+	c ^= 0x10;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)b2 + 700), 1);
+	close(fd);
+	assert_int_equal(recset_read(dir, &got), 1);
+	assert_int_equal(got.n, 2000);
+	for (size_t i = 0; i < 1000; i++) {
+		assert_null(rec_diff(&want.r[i], want.arena, &got.r[i], got.arena));
+		assert_null(rec_diff(&want.r[2000 + i], want.arena, &got.r[1000 + i], got.arena));
+	}
+	recset_free(&got);
+	/* flipping the length field of block 2 must not derail the walk */
+	fd = open(path, O_RDWR);
+	uint8_t l[4] = { 0xff, 0xff, 0x00, 0x00 };
+	assert_int_equal(pwrite(fd, l, 4, (off_t)b2 + 8), 4);
+	close(fd);
+	assert_int_equal(recset_read(dir, &got), 1);
+	assert_int_equal(got.n, 2000);
+	recset_free(&got);
+	recset_free(&want);
+	free(path);
+	tmpdir_rm(dir);
+}
+
+static void test_marks(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 0, NULL);
+	struct st_mark m[2] = { { 11, 100 }, { 22, 200 } };
+	assert_int_equal(st_store_set_marks(s, m, 2), 0);
+	feed(s, NULL, 10, T0, 0);
+	assert_int_equal(st_store_commit(s, T0 + 1), 0);
+	struct st_mark m2 = { 11, 150 };
+	st_store_set_marks(s, &m2, 1); /* never committed */
+	assert_int_equal(st_store_get_mark(s, 11), 150);
+	st_store_close(s);
+	struct st_recovery rep;
+	s = open_store(dir, ST_CODEC_LZ4, 0, &rep);
+	assert_int_equal(rep.marks, 2);
+	assert_int_equal(st_store_get_mark(s, 11), 100);
+	assert_int_equal(st_store_get_mark(s, 22), 200);
+	assert_int_equal(st_store_get_mark(s, 33), 0);
+	/* many commits: the log is compacted and stays correct */
+	for (int i = 0; i < 300; i++) {
+		struct st_mark x = { 22, 300 + (uint64_t)i };
+		st_store_set_marks(s, &x, 1);
+		assert_int_equal(st_store_commit(s, T0 + 2), 0);
+	}
+	st_store_close(s);
+	s = open_store(dir, ST_CODEC_LZ4, 0, &rep);
+	assert_int_equal(st_store_get_mark(s, 22), 599);
+	st_store_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_retention(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 0, NULL);
+	/* 6 windows over 3 days */
+	for (int i = 0; i < 6; i++) {
+		uint64_t t = T0 + (uint64_t)i * 12 * 3600000;
+		feed(s, NULL, 2000, t, 0);
+		assert_int_equal(st_store_commit(s, t + WIN), 0);
+	}
+	st_store_close(s);
+	uint64_t now = T0 + 6ull * 12 * 3600000;
+	struct st_retention_stats rs;
+	/* age 40 h: windows 0, 12 and 24 h end more than 40 h before now (72 h) */
+	assert_int_equal(st_retention_run(dir, now, 40ull * 3600000, 0, &rs), 0);
+	assert_int_equal(rs.segments_deleted, 3);
+	struct seg_file *f;
+	size_t n;
+	assert_int_equal(seg_list(dir, &f, &n), 0);
+	assert_int_equal(n, 3);
+	uint64_t one = f[0].size;
+	assert_int_equal(f[0].win_start_ms, T0 + 3ull * 12 * 3600000);
+	seg_list_free(f, n);
+	/* quota: room for two segments */
+	assert_int_equal(st_retention_run(dir, now, 0, one * 2 + one / 2, &rs), 0);
+	assert_int_equal(rs.segments_deleted, 1);
+	assert_int_equal(seg_list(dir, &f, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(f[0].win_start_ms, T0 + 4ull * 12 * 3600000);
+	seg_list_free(f, n);
+	/* a window that has not ended is never deleted */
+	assert_int_equal(st_retention_run(dir, T0 + 5ull * 12 * 3600000 + 1, 1, 1, &rs), 0);
+	assert_int_equal(rs.segments_deleted, 1);
+	assert_int_equal(seg_list(dir, &f, &n), 0);
+	assert_int_equal(n, 1);
+	seg_list_free(f, n);
+	tmpdir_rm(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_crc32c),
+		cmocka_unit_test(test_roundtrip_lz4),
+		cmocka_unit_test(test_roundtrip_zstd),
+		cmocka_unit_test(test_roundtrip_none),
+		cmocka_unit_test(test_column_subset),
+		cmocka_unit_test(test_uncommitted_dropped),
+		cmocka_unit_test(test_torn_tail),
+		cmocka_unit_test(test_flip_middle),
+		cmocka_unit_test(test_marks),
+		cmocka_unit_test(test_retention),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
