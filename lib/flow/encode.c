@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "canon.h"
 #include "encode.h"
 #include "flow.h"
 #include "util/bytes.h"
@@ -21,17 +22,22 @@ struct encf {
 	uint32_t pen;
 };
 
+/* Field order mirrors struct flow_rec, so that runs of same-width fields
+ * are contiguous on both sides: the encoder and the decoder's canonical fast
+ * path (template.c) byte-swap them as blocks. */
 static const struct encf f_head[] = {
 	{ 152, 8, 0 }, { 153, 8, 0 }, { 2, 8, 0 }, { 1, 8, 0 },
 };
 static const struct encf f_v4[] = { { 8, 4, 0 }, { 12, 4, 0 }, { 15, 4, 0 } };
 static const struct encf f_v6[] = { { 27, 16, 0 }, { 28, 16, 0 }, { 62, 16, 0 } };
 static const struct encf f_tail[] = {
-	{ 10, 4, 0 },  { 14, 4, 0 },  { 16, 4, 0 },  { 17, 4, 0 },  { 34, 4, 0 },
-	{ 149, 4, 0 }, { 131, 16, 0 }, { 7, 2, 0 },  { 11, 2, 0 },  { 217, 2, 0 },
-	{ 58, 2, 0 },  { 4, 1, 0 },   { 6, 1, 0 },   { 5, 1, 0 },
+	{ 131, 16, 0 },
+	{ 149, 4, 0 }, { 34, 4, 0 }, { 10, 4, 0 }, { 14, 4, 0 }, { 16, 4, 0 }, { 17, 4, 0 },
+	{ 7, 2, 0 }, { 11, 2, 0 }, { 217, 2, 0 }, { 58, 2, 0 },
+	{ 4, 1, 0 }, { 6, 1, 0 }, { 5, 1, 0 },
 	{ 0, 1, 0 } /* src mask: 9 or 29 */, { 0, 1, 0 } /* dst mask: 13 or 30 */,
-	{ 61, 1, 0 },  { FLOW_IE_VERSION, 1, FLOW_PEN_FLOWDELTA },
+	{ 61, 1, 0 }, { FLOW_IE_FLAGS, 1, FLOW_PEN_FLOWDELTA },
+	{ FLOW_IE_VERSION, 1, FLOW_PEN_FLOWDELTA },
 };
 static const struct encf f_bi[] = { { 2, 8, FLOW_PEN_REVERSE }, { 1, 8, FLOW_PEN_REVERSE } };
 static const struct encf f_str[] = {
@@ -39,16 +45,18 @@ static const struct encf f_str[] = {
 	{ FLOW_IE_SNI, VARLEN, FLOW_PEN_FLOWDELTA },
 };
 
-#define FIXED_V4 (32 + 12 + 56)
-#define FIXED_V6 (32 + 48 + 56)
+/* fixed bytes: head 32 + addresses + exporter 16 + u32s 24 + u16s 8 + u8s 8 */
+#define FIXED_TAIL (16 + 24 + 8 + 8)
+#define F_TAIL_SMASK 14 /* index of the source mask in f_tail */
+#define FIXED_V4 (32 + 12 + FIXED_TAIL)
+#define FIXED_V6 (32 + 48 + FIXED_TAIL)
 #define FIXED_BI 16
 
-static bool has_str(const struct flow_rec *r)
+static inline bool has_str(const struct flow_rec *r)
 {
-	for (int i = 0; i < FLOW_STR_MAX; i++)
-		if (r->str_len[i])
-			return true;
-	return false;
+	uint64_t l;
+	memcpy(&l, r->str_len, sizeof(l));
+	return l != 0;
 }
 
 uint16_t flow_enc_tid(const struct flow_rec *r)
@@ -91,9 +99,9 @@ static uint8_t *put_fields(uint8_t *p, const struct encf *f, size_t n, bool v6)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint16_t id = f[i].id;
-		if (f == f_tail && i == 14)
+		if (f == f_tail && i == F_TAIL_SMASK)
 			id = v6 ? 29 : 9;
-		else if (f == f_tail && i == 15)
+		else if (f == f_tail && i == F_TAIL_SMASK + 1)
 			id = v6 ? 30 : 13;
 		if (f[i].pen) {
 			be16_store(p, id | 0x8000);
@@ -111,25 +119,34 @@ static uint8_t *put_fields(uint8_t *p, const struct encf *f, size_t n, bool v6)
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Field specifiers of canonical template variant v; returns their length. */
+static size_t variant_spec(unsigned v, uint8_t *out, uint16_t *nfields)
+{
+	bool v6 = v & 1, bi = v & 2, str = v & 4;
+	uint8_t *p = out;
+
+	*nfields = (uint16_t)(N(f_head) + 3 + N(f_tail) + (bi ? N(f_bi) : 0) + (str ? N(f_str) : 0));
+	p = put_fields(p, f_head, N(f_head), v6);
+	p = put_fields(p, v6 ? f_v6 : f_v4, 3, v6);
+	p = put_fields(p, f_tail, N(f_tail), v6);
+	if (bi)
+		p = put_fields(p, f_bi, N(f_bi), v6);
+	if (str)
+		p = put_fields(p, f_str, N(f_str), v6);
+	return (size_t)(p - out);
+}
+
 int flow_enc_templates(struct flow_enc *e)
 {
 	uint8_t tmp[FLOW_ENC_NTEMPLATES * 64 * 8];
 	uint8_t *p = tmp + 4;
 
 	for (unsigned v = 0; v < FLOW_ENC_NTEMPLATES; v++) {
-		bool v6 = v & 1, bi = v & 2, str = v & 4;
-		uint16_t nf = (uint16_t)(N(f_head) + 3 + N(f_tail) + (bi ? N(f_bi) : 0) +
-					 (str ? N(f_str) : 0));
+		uint16_t nf;
+		size_t l = variant_spec(v, p + 4, &nf);
 		be16_store(p, (uint16_t)(FLOW_ENC_TID_BASE + v));
 		be16_store(p + 2, nf);
-		p += 4;
-		p = put_fields(p, f_head, N(f_head), v6);
-		p = put_fields(p, v6 ? f_v6 : f_v4, 3, v6);
-		p = put_fields(p, f_tail, N(f_tail), v6);
-		if (bi)
-			p = put_fields(p, f_bi, N(f_bi), v6);
-		if (str)
-			p = put_fields(p, f_str, N(f_str), v6);
+		p += 4 + l;
 	}
 	size_t slen = (size_t)(p - tmp);
 	close_set(e);
@@ -140,6 +157,19 @@ int flow_enc_templates(struct flow_enc *e)
 	memcpy(e->buf + e->len, tmp, slen);
 	e->len += slen;
 	return 0;
+}
+
+int flow_enc_variant_of(const uint8_t *spec, size_t len, uint16_t nfields)
+{
+	uint8_t tmp[64 * 8];
+	uint16_t nf;
+
+	for (unsigned v = 0; v < FLOW_ENC_NTEMPLATES; v++) {
+		size_t l = variant_spec(v, tmp, &nf);
+		if (l == len && nf == nfields && !memcmp(tmp, spec, len))
+			return (int)v;
+	}
+	return -1;
 }
 
 int flow_enc_withdraw(struct flow_enc *e)
@@ -161,18 +191,27 @@ int flow_enc_withdraw(struct flow_enc *e)
 	return 0;
 }
 
-/* The fixed part, in the order of f_head, f_v4|f_v6, f_tail. */
+static inline void bswap64_n(uint8_t *out, const void *in, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, (const uint8_t *)in + 8 * i, 8);
+		v = __builtin_bswap64(v);
+		memcpy(out + 8 * i, &v, 8);
+	}
+}
+
+/* The fixed part, in the order of f_head, f_v4|f_v6, f_tail: runs of
+ * struct flow_rec swapped as blocks (see the static asserts in encode.h's
+ * users: record.h keeps these fields contiguous). */
 static uint8_t *enc_fixed(uint8_t *p, const struct flow_rec *r, bool v6)
 {
-	be64_store(p, r->first_ms);
-	be64_store(p + 8, r->last_ms);
-	be64_store(p + 16, r->packets);
-	be64_store(p + 24, r->bytes);
+	const uint8_t *rr = (const uint8_t *)r;
+
+	canon_swap_head(p, rr); /* first, last, packets, bytes */
 	p += 32;
 	if (v6) {
-		memcpy(p, r->src_addr, 16);
-		memcpy(p + 16, r->dst_addr, 16);
-		memcpy(p + 32, r->next_hop, 16);
+		memcpy(p, r->src_addr, 48); /* src, dst, next hop */
 		p += 48;
 	} else {
 		memcpy(p, r->src_addr + 12, 4);
@@ -180,25 +219,10 @@ static uint8_t *enc_fixed(uint8_t *p, const struct flow_rec *r, bool v6)
 		memcpy(p + 8, r->next_hop + 12, 4);
 		p += 12;
 	}
-	be32_store(p, r->in_if);
-	be32_store(p + 4, r->out_if);
-	be32_store(p + 8, r->src_as);
-	be32_store(p + 12, r->dst_as);
-	be32_store(p + 16, r->sampling);
-	be32_store(p + 20, r->odid);
-	memcpy(p + 24, r->exporter, 16);
-	be16_store(p + 40, r->src_port);
-	be16_store(p + 42, r->dst_port);
-	be16_store(p + 44, r->exp_port);
-	be16_store(p + 46, r->vlan);
-	p[48] = r->proto;
-	p[49] = r->tcp_flags;
-	p[50] = r->tos;
-	p[51] = r->src_mask;
-	p[52] = r->dst_mask;
-	p[53] = r->direction;
-	p[54] = r->version;
-	return p + 55;
+	memcpy(p, r->exporter, 16);
+	canon_swap_mid(p + 16, rr + 112); /* odid .. dst_as, ports, vlan */
+	memcpy(p + 48, &r->proto, 8);     /* proto .. version, flags incl. */
+	return p + 56;
 }
 
 int flow_enc_add(struct flow_enc *e, const struct flow_rec *r, const char *arena)
@@ -206,7 +230,7 @@ int flow_enc_add(struct flow_enc *e, const struct flow_rec *r, const char *arena
 	bool v6 = r->flags & FLOW_F_IP6, bi = r->flags & FLOW_F_BIFLOW;
 	bool str = arena && has_str(r);
 	uint16_t tid = (uint16_t)(FLOW_ENC_TID_BASE + v6 + (bi ? 2 : 0) + (str ? 4 : 0));
-	size_t need = (v6 ? FIXED_V6 : FIXED_V4) - 1 + (bi ? FIXED_BI : 0);
+	size_t need = (v6 ? FIXED_V6 : FIXED_V4) + (bi ? FIXED_BI : 0);
 	uint8_t *p;
 
 	if (str) {
@@ -227,8 +251,7 @@ int flow_enc_add(struct flow_enc *e, const struct flow_rec *r, const char *arena
 	}
 	p = enc_fixed(e->buf + e->len, r, v6);
 	if (bi) {
-		be64_store(p, r->rev_packets);
-		be64_store(p + 8, r->rev_bytes);
+		bswap64_n(p, &r->rev_packets, 2);
 		p += 16;
 	}
 	if (str) {

@@ -57,6 +57,11 @@ int flow_enc_add(struct flow_enc *e, const struct flow_rec *r, const char *arena
  * The sequence number for the next message is seq + e->records. */
 size_t flow_enc_finish(struct flow_enc *e);
 
+/* Which canonical template variant (0..7: bit 0 IPv6, bit 1 biflow, bit 2
+ * strings) a received template is, by its field specifiers; -1 if none.
+ * The decoder uses it to take its canonical fast path. */
+int flow_enc_variant_of(const uint8_t *spec, size_t len, uint16_t nfields);
+
 /* Template id the record would be encoded with. */
 uint16_t flow_enc_tid(const struct flow_rec *r);
 

@@ -152,6 +152,7 @@ struct flow_ctl {
 #define FLOW_IE_CTL_FLAGS 12  /* our PEN: unsigned32 */
 #define FLOW_IE_SNI 1         /* our PEN: string, TLS SNI / DNS name */
 #define FLOW_IE_VERSION 13    /* our PEN: unsigned8, export version of origin */
+#define FLOW_IE_FLAGS 14      /* our PEN: unsigned8, FLOW_F_* of the record */
 
 void flow_tcp_set_ctl(struct flow_tcp *t, void (*ctl_fn)(void *user, const struct flow_ctl *c),
 		      void *user);

@@ -93,6 +93,7 @@ struct tmpl {
 	uint8_t rec_flags; /* FLOW_F_* every record of it gets */
 	uint8_t up4;       /* every uptime field is 4 bytes (columnar fast path) */
 	uint8_t sint_only; /* sampling comes only from 4-byte IE 34/50 fields */
+	uint8_t canon;     /* canonical template variant + 1 (encode.h), 0 = not */
 	uint16_t scope_count;
 	uint16_t nraw;       /* bytes of raw */
 	uint8_t *raw;        /* field specifiers as received: identity */

@@ -7,6 +7,7 @@
 #ifndef FLOW_RECORD_H
 #define FLOW_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Our own enterprise number for Flowdelta-specific IEs, set in this one place.
@@ -69,5 +70,22 @@ struct flow_rec {
 	uint32_t str_off[FLOW_STR_MAX];
 	uint16_t str_len[FLOW_STR_MAX];
 };
+
+/* The IPFIX encoder and the decoder's canonical fast path move runs of these
+ * fields as blocks: keep them contiguous and in this order. */
+_Static_assert(offsetof(struct flow_rec, packets) == 16 && offsetof(struct flow_rec, bytes) == 24 &&
+		       offsetof(struct flow_rec, rev_packets) == 32 &&
+		       offsetof(struct flow_rec, src_addr) == 48 &&
+		       offsetof(struct flow_rec, dst_addr) == 64 &&
+		       offsetof(struct flow_rec, next_hop) == 80 &&
+		       offsetof(struct flow_rec, exporter) == 96 &&
+		       offsetof(struct flow_rec, odid) == 112 &&
+		       offsetof(struct flow_rec, dst_as) == 132 &&
+		       offsetof(struct flow_rec, src_port) == 136 &&
+		       offsetof(struct flow_rec, vlan) == 142 &&
+		       offsetof(struct flow_rec, proto) == 144 &&
+		       offsetof(struct flow_rec, flags) == 150 &&
+		       offsetof(struct flow_rec, version) == 151 && sizeof(struct flow_rec) == 176,
+	       "flow_rec layout is part of the codec's contract");
 
 #endif

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canon.h"
+#include "encode.h"
 #include "flow_int.h"
 #include "util/addr.h"
 #include "util/bytes.h"
@@ -531,6 +533,13 @@ static struct tmpl *prog_get(struct flow_dec *dec, const uint8_t *spec, uint32_t
 	}
 	memcpy(t->raw, spec, spec_len);
 	t->nraw = (uint16_t)spec_len;
+	if (!options) {
+		/* Our own canonical templates without strings (proxy → slave)
+		 * get a dedicated decoder: see decode_canonical(). */
+		int v = flow_enc_variant_of(spec, spec_len, nfields);
+		if (v >= 0 && !(v & 4))
+			t->canon = (uint8_t)(v + 1);
+	}
 	t->hash = h;
 	t->refcnt = 1;
 	t->hnext = dec->prog_buckets[h & dec->prog_mask];
@@ -1035,6 +1044,51 @@ static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const str
 	dec->nrec += k;
 }
 
+/* The canonical templates of encode.c, mirror image of enc_fixed(): every
+ * byte of each record is written from the wire in blocks, no prototype, no
+ * ops. This is the slave's ingest path for what proxies forward. */
+static void decode_canonical(struct flow_dec *dec, const struct tmpl *t, const uint8_t *p,
+			     uint32_t k, uint32_t ov)
+{
+	struct flow_rec *rb = &dec->recs[dec->nrec];
+	const unsigned v = t->canon - 1u;
+	const bool v6 = v & 1, bi = v & 2;
+	const uint8_t vflags = (uint8_t)((v6 ? FLOW_F_IP6 : 0) | (bi ? FLOW_F_BIFLOW : 0));
+	const uint32_t rl = t->rec_len;
+
+	for (uint32_t j = 0; j < k; j++, p += rl) {
+		struct flow_rec *r = &rb[j];
+		const uint8_t *q = p;
+		uint8_t *rr = (uint8_t *)r;
+
+		canon_swap_head(rr, q); /* first, last, packets, bytes */
+		q += 32;
+		if (v6) {
+			memcpy(r->src_addr, q, 48);
+			q += 48;
+		} else {
+			addr_set_v4(r->src_addr, q);
+			addr_set_v4(r->dst_addr, q + 4);
+			addr_set_v4(r->next_hop, q + 8);
+			q += 12;
+		}
+		memcpy(r->exporter, q, 16);
+		canon_swap_mid(rr + 112, q + 16); /* odid .. dst_as, ports, vlan */
+		memcpy(&r->proto, q + 48, 8);
+		r->flags = (uint8_t)((r->flags & ~(FLOW_F_IP6 | FLOW_F_BIFLOW)) | vflags);
+		if (bi) {
+			r->rev_packets = be64_load(q + 56);
+			r->rev_bytes = be64_load(q + 64);
+		} else {
+			r->rev_packets = r->rev_bytes = 0;
+		}
+		memset(r->str_off, 0, sizeof(r->str_off) + sizeof(r->str_len));
+		if (ov)
+			r->sampling = ov;
+	}
+	dec->nrec += k;
+}
+
 /* Pass 1 over a variable-length set: the starts of up to max records, every
  * length checked. Returns the count; *bad tells why it stopped early (0 when
  * the set ended or only padding is left). */
@@ -1123,6 +1177,17 @@ void tmpl_decode_set(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl 
 		if (has_str && dec->arena_cap - dec->arena_len < (size_t)(end - p))
 			dec_flush(dec);
 		k = dec->cfg.batch_size - dec->nrec;
+		if (t->canon) {
+			uint32_t left = (uint32_t)((size_t)(end - p) / t->rec_len);
+			if (k > left)
+				k = left;
+			if (!k)
+				break; /* padding */
+			decode_canonical(dec, t, p, k, ov);
+			p += (size_t)k * t->rec_len;
+			n += k;
+			continue;
+		}
 		if (!t->varlen) {
 			uint32_t left = (uint32_t)((size_t)(end - p) / t->rec_len);
 			if (k > left)
