@@ -1,0 +1,429 @@
+/* exec.c — running a query over one store: blocks -> zone verdict ->
+ * decode of the needed columns -> filter into a selection -> consume.
+ *
+ * Parallelism: each of T workers opens its own reader (readers are cheap:
+ * a segment list and one mapping) and takes every T-th block of the walk.
+ * Every worker walks every block header (the walk checks each block's CRC,
+ * which costs far less than decoding), but only decodes its own, so the
+ * work that matters splits evenly without any shared state. Each worker
+ * fills a private partial result; they are merged after the join, which is
+ * exact because a partial is mergeable by construction (query.h).
+ *
+ * Memory per worker: the reader's decode buffers (one block of the needed
+ * columns), a selection mask and index vector of one block, the key buffer
+ * of one block, and its partial (bounded by max_groups / limit).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "query_int.h"
+#include "util/addr.h"
+#include "util/hash.h"
+
+#define col_off q_col_off
+static const uint8_t col_w[ST_COL_MAX] = {
+#define W_N(N, n, w) [ST_COL_##N] = (w),
+	ST_COL_LIST(W_N)
+};
+#undef W_N
+
+struct worker {
+	const struct q_query *q;
+	const char *dir;
+	unsigned w, nw;
+	struct q_result *part;
+	struct q_stats st;
+	int rc;
+	struct q_err err;
+	uint64_t *hashes; /* one block's key hashes */
+	pthread_t tid;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline void put_be(uint8_t *k, uint64_t v, unsigned w)
+{
+	for (unsigned i = 0; i < w; i++)
+		k[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
+}
+
+/* Write the key bytes of field fs for the selected rows (column-wise). */
+static void key_field(const struct q_fspec *fs, const struct st_cols *c, const uint32_t *idx,
+		      uint32_t nsel, uint8_t *keys, unsigned klen, unsigned off)
+{
+	const struct q_fdef *d = &q_fdefs[fs->f];
+	const uint8_t *col = c->col[d->col];
+	switch (d->type) {
+	case QF_ADDR:
+		for (uint32_t j = 0; j < nsel; j++)
+			memcpy(keys + (size_t)j * klen + off, col + 16 * (size_t)idx[j], 16);
+		return;
+	case QF_NET: {
+		/* v4-mapped: the prefix counts IPv4 bits; IPv6: IPv6 bits */
+		uint8_t m4[16], m6[16];
+		unsigned p4 = fs->plen > 32 ? 128 : 96u + fs->plen, p6 = fs->plen;
+		for (unsigned i = 0; i < 16; i++) {
+			unsigned b4 = p4 >= (i + 1) * 8 ? 8 : p4 > i * 8 ? p4 - i * 8 : 0;
+			unsigned b6 = p6 >= (i + 1) * 8 ? 8 : p6 > i * 8 ? p6 - i * 8 : 0;
+			m4[i] = b4 ? (uint8_t)(0xff << (8 - b4)) : 0;
+			m6[i] = b6 ? (uint8_t)(0xff << (8 - b6)) : 0;
+		}
+		for (uint32_t j = 0; j < nsel; j++) {
+			const uint8_t *a = col + 16 * (size_t)idx[j];
+			const uint8_t *m = addr_is_v4(a) ? m4 : m6;
+			uint8_t *k = keys + (size_t)j * klen + off;
+			for (unsigned i = 0; i < 16; i++)
+				k[i] = a[i] & m[i];
+		}
+		return;
+	}
+	case QF_DUR: {
+		const uint64_t *a = c->col[ST_COL_FIRST_MS], *b = c->col[ST_COL_LAST_MS];
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint32_t i = idx[j];
+			put_be(keys + (size_t)j * klen + off, b[i] >= a[i] ? b[i] - a[i] : 0, 8);
+		}
+		return;
+	}
+	case QF_TIME:
+	case QF_U64:
+		for (uint32_t j = 0; j < nsel; j++)
+			put_be(keys + (size_t)j * klen + off, ((const uint64_t *)col)[idx[j]], 8);
+		return;
+	case QF_U32:
+		for (uint32_t j = 0; j < nsel; j++)
+			put_be(keys + (size_t)j * klen + off, ((const uint32_t *)col)[idx[j]], 4);
+		return;
+	case QF_U16:
+		for (uint32_t j = 0; j < nsel; j++)
+			put_be(keys + (size_t)j * klen + off, ((const uint16_t *)col)[idx[j]], 2);
+		return;
+	case QF_U8:
+		for (uint32_t j = 0; j < nsel; j++)
+			keys[(size_t)j * klen + off] = col[idx[j]];
+		return;
+	}
+}
+
+static int consume_agg(struct worker *wk, const struct st_cols *c, const uint32_t *idx,
+		       uint32_t nsel, uint8_t *keys)
+{
+	const struct q_query *q = wk->q;
+	const struct q_spec *sp = &q->spec;
+	unsigned klen = (q->keylen + 7) & ~7u, kw = klen / 8, off = 0;
+	if (sp->kind == Q_SERIES) {
+		const uint64_t *first = c->col[ST_COL_FIRST_MS];
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint64_t t = first[idx[j]];
+			put_be(keys + (size_t)j * klen, t - t % sp->interval_ms, 8);
+		}
+		off = 8;
+	}
+	for (unsigned g = 0; g < sp->ngroup; g++) {
+		key_field(&sp->group[g], c, idx, nsel, keys, klen, off);
+		off += q_fdefs[sp->group[g].f].klen;
+	}
+	const uint64_t *pk = c->col[ST_COL_PACKETS], *by = c->col[ST_COL_BYTES];
+	const uint32_t *smp = sp->scale ? c->col[ST_COL_SAMPLING] : NULL;
+	struct q_tab *t = &wk->part->tab;
+	uint64_t *hs = wk->hashes;
+	for (uint32_t j = 0; j < nsel; j++)
+		hs[j] = q_key_hashw(keys + (size_t)j * klen, kw);
+	for (uint32_t j = 0; j < nsel; j++) {
+		uint32_t i = idx[j];
+		const uint8_t *k = keys + (size_t)j * klen;
+		uint64_t mul = smp && smp[i] > 1 ? smp[i] : 1;
+		/* the slot a few rows ahead: its cache miss overlaps this probe */
+		if (j + 8 < nsel)
+			__builtin_prefetch(q_tab_key(t, hs[j + 8] & (t->nslot - 1)));
+		int rc = q_tab_add(t, k, hs[j], 1, pk[i] * mul, by[i] * mul);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void row_rec(const struct st_cols *c, uint32_t colmask, uint32_t i, struct flow_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	for (unsigned k = 0; k < ST_COL_MAX; k++)
+		if ((colmask & ST_COL_BIT(k)) && col_w[k] && c->col[k])
+			memcpy((uint8_t *)r + col_off[k], (const uint8_t *)c->col[k] + (size_t)i * col_w[k],
+			       col_w[k]);
+}
+
+/* Numeric value of field f in row i of decoded columns (as q_rec_num). */
+static uint64_t col_num(const struct st_cols *c, enum q_field f, uint32_t i, bool scale)
+{
+	const struct q_fdef *d = &q_fdefs[f];
+	const uint8_t *p = c->col[d->col];
+	uint64_t v;
+	switch (d->type) {
+	case QF_DUR: {
+		const uint64_t *a = c->col[ST_COL_FIRST_MS], *b = c->col[ST_COL_LAST_MS];
+		return b[i] >= a[i] ? b[i] - a[i] : 0;
+	}
+	case QF_TIME:
+	case QF_U64: v = ((const uint64_t *)(const void *)p)[i]; break;
+	case QF_U32: v = ((const uint32_t *)(const void *)p)[i]; break;
+	case QF_U16: v = ((const uint16_t *)(const void *)p)[i]; break;
+	case QF_U8: v = p[i]; break;
+	default: return 0;
+	}
+	if (scale && (f == Q_F_PACKETS || f == Q_F_BYTES)) {
+		uint32_t sm = ((const uint32_t *)c->col[ST_COL_SAMPLING])[i];
+		v *= sm > 1 ? sm : 1;
+	}
+	return v;
+}
+
+/* Late materialisation: once the heap holds `limit` rows, keep only the
+ * selected rows whose order value could beat the worst kept row (ties
+ * stay: the whole record decides them), so blocks whose matches all lose
+ * never decode their output columns. */
+static uint32_t prune_list(const struct q_result *r, const struct st_cols *c, uint32_t *idx,
+			   uint32_t nsel)
+{
+	const struct q_spec *sp = &r->q->spec;
+	if (r->nrows < sp->limit)
+		return nsel;
+	const struct flow_rec *w = &r->rows[0];
+	enum q_field f = sp->order;
+	uint32_t k = 0;
+	if (q_fdefs[f].type == QF_ADDR) {
+		const uint8_t *col = c->col[q_fdefs[f].col], *wv = (const uint8_t *)w + q_fdefs[f].off;
+		for (uint32_t j = 0; j < nsel; j++) {
+			int cmp = memcmp(col + 16 * (size_t)idx[j], wv, 16);
+			idx[k] = idx[j];
+			k += sp->desc ? cmp >= 0 : cmp <= 0;
+		}
+		return k;
+	}
+	uint64_t wv = q_rec_num(w, f);
+	if (sp->scale && (f == Q_F_PACKETS || f == Q_F_BYTES))
+		wv *= w->sampling > 1 ? w->sampling : 1;
+	for (uint32_t j = 0; j < nsel; j++) {
+		uint64_t v = col_num(c, f, idx[j], sp->scale);
+		idx[k] = idx[j];
+		k += sp->desc ? v >= wv : v <= wv;
+	}
+	return k;
+}
+
+static int consume_list(struct worker *wk, struct st_reader *rd, const struct st_block *b,
+			struct st_cols *c, uint32_t *idx, uint32_t nsel)
+{
+	const struct q_query *q = wk->q;
+	uint32_t m = q->out_cols | q->need_cols;
+	nsel = prune_list(wk->part, c, idx, nsel);
+	if (!nsel)
+		return 0;
+	/* a second decode with every output column: only blocks with rows
+	 * that can still make the listing pay for it (the filter columns are
+	 * decoded again, which is cheap next to the rest) */
+	int rc = st_reader_decode(rd, b, m, c);
+	if (rc)
+		return rc;
+	struct flow_rec rec;
+	for (uint32_t j = 0; j < nsel; j++) {
+		/* only the listing's columns: filter columns must not change the
+		 * row (its tie-break compares whole records) */
+		row_rec(c, q->out_cols, idx[j], &rec);
+		if ((rc = q_list_offer(wk->part, &rec)))
+			return rc;
+	}
+	return 0;
+}
+
+static void *work(void *arg)
+{
+	struct worker *wk = arg;
+	const struct q_query *q = wk->q;
+	const struct q_spec *sp = &q->spec;
+	struct q_fscratch fs;
+	uint8_t *sel = malloc(ST_BLOCK_ROWS_MAX);
+	uint32_t *idx = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint32_t));
+	/* keys padded to whole words; the padding stays zero (never written) */
+	unsigned kst = (q->keylen + 7) & ~7u;
+	uint8_t *keys = q->keylen ? calloc(ST_BLOCK_ROWS_MAX, kst) : NULL;
+	struct st_reader *rd = NULL;
+	int rc = q_fscratch_init(&fs, q->flt);
+	wk->hashes = q->keylen ? malloc(ST_BLOCK_ROWS_MAX * sizeof(uint64_t)) : NULL;
+	if (rc || !sel || !idx || (q->keylen && (!keys || !wk->hashes))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* the reader's range is inclusive on both ends */
+	rd = st_reader_open(wk->dir, sp->from_ms, sp->to_ms - 1);
+	if (!rd) {
+		rc = -errno;
+		snprintf(wk->err.msg, sizeof(wk->err.msg), "%s: %s", wk->dir, strerror(errno));
+		goto out;
+	}
+	const struct st_block *b;
+	uint64_t k = 0;
+	while ((rc = st_reader_next(rd, &b)) != 0) {
+		if (rc < 0) {
+			/* an unreadable file: the reader moves on; count and go on */
+			wk->st.blocks_corrupt++;
+			continue;
+		}
+		if (k++ % wk->nw != wk->w)
+			continue;
+		wk->st.blocks++;
+		enum q_tri v = q_filter_zone(q->flt, st_block_zone(b));
+		if (v == QT_NONE) {
+			wk->st.blocks_skipped++;
+			continue;
+		}
+		struct st_cols c;
+		rc = st_reader_decode(rd, b, q->need_cols, &c);
+		if (rc) {
+			wk->st.blocks_corrupt++;
+			continue;
+		}
+		wk->st.rows_scanned += c.n;
+		uint32_t nsel = 0;
+		if (v == QT_ALL) {
+			for (uint32_t i = 0; i < c.n; i++)
+				idx[i] = i;
+			nsel = c.n;
+		} else {
+			if ((rc = q_filter_eval(q->flt, &fs, &c, sel)))
+				goto out;
+			/* branch-free compaction of the mask into row indices */
+			for (uint32_t i = 0; i < c.n; i++) {
+				idx[nsel] = i;
+				nsel += sel[i];
+			}
+		}
+		if (!nsel)
+			continue;
+		wk->st.rows_matched += nsel;
+		if (sp->kind == Q_LIST)
+			rc = consume_list(wk, rd, b, &c, idx, nsel);
+		else
+			rc = consume_agg(wk, &c, idx, nsel, keys);
+		if (rc == -EBADMSG) {
+			wk->st.blocks_corrupt++;
+			continue;
+		}
+		if (rc)
+			goto out;
+	}
+	if (wk->w == 0) {
+		struct st_reader_stats rs;
+		st_reader_stats(rd, &rs);
+		wk->st.segments = rs.segments;
+		wk->st.blocks_corrupt += rs.blocks_corrupt;
+		wk->st.blocks += rs.blocks_skipped; /* the reader's own time-range skips */
+		wk->st.blocks_skipped += rs.blocks_skipped;
+	}
+	rc = 0;
+out:
+	if (rc == -E2BIG)
+		snprintf(wk->err.msg, sizeof(wk->err.msg),
+			 "more than %llu groups: narrow the filter or the time range, group by "
+			 "fewer or coarser fields, or raise the cap (--max-groups)",
+			 (unsigned long long)sp->max_groups);
+	st_reader_close(rd);
+	q_fscratch_fini(&fs);
+	free(sel);
+	free(idx);
+	free(keys);
+	free(wk->hashes);
+	wk->rc = rc;
+	return NULL;
+}
+
+int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q_err *err)
+{
+	uint64_t t0 = now_ns();
+	unsigned nw = q->spec.threads;
+	if (!nw) {
+		long c = sysconf(_SC_NPROCESSORS_ONLN);
+		nw = c > 0 ? (unsigned)c : 1;
+	}
+	if (nw > 64)
+		nw = 64;
+	if (err) {
+		err->pos = -1;
+		err->msg[0] = 0;
+	}
+	if (r->final || r->q != q)
+		return -EINVAL;
+	/* the reader takes a missing directory for an empty store: a query
+	 * naming one is a mistake worth saying */
+	struct stat sb;
+	int e = stat(dir, &sb) ? -errno : S_ISDIR(sb.st_mode) ? 0 : -ENOTDIR;
+	if (e) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "%s: %s", dir, strerror(-e));
+		return e;
+	}
+	struct worker *wk = calloc(nw, sizeof(*wk));
+	if (!wk)
+		return -ENOMEM;
+	int rc = 0;
+	unsigned started = 0;
+	for (unsigned i = 0; i < nw; i++) {
+		wk[i] = (struct worker){ .q = q, .dir = dir, .w = i, .nw = nw };
+		wk[i].part = i == 0 ? r : q_result_new(q);
+		if (!wk[i].part) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (!rc) {
+		for (unsigned i = 1; i < nw; i++) {
+			if (pthread_create(&wk[i].tid, NULL, work, &wk[i])) {
+				rc = -EAGAIN;
+				break;
+			}
+			started = i;
+		}
+		/* the caller's thread is worker 0 */
+		work(&wk[0]);
+		for (unsigned i = 1; i <= started; i++)
+			pthread_join(wk[i].tid, NULL);
+	}
+	for (unsigned i = 0; i < nw && !rc; i++) {
+		if (wk[i].rc) {
+			rc = wk[i].rc;
+			if (err)
+				*err = wk[i].err;
+		}
+	}
+	for (unsigned i = 1; i < nw; i++) {
+		if (!rc && wk[i].part) {
+			rc = q_result_merge(r, wk[i].part, err);
+		}
+		q_result_free(wk[i].part);
+	}
+	for (unsigned i = 0; i < nw; i++) {
+		struct q_stats *s = &wk[i].st;
+		r->st.segments += s->segments;
+		r->st.blocks += s->blocks;
+		r->st.blocks_skipped += s->blocks_skipped;
+		r->st.blocks_corrupt += s->blocks_corrupt;
+		r->st.rows_scanned += s->rows_scanned;
+		r->st.rows_matched += s->rows_matched;
+	}
+	r->st.threads = nw;
+	r->st.ns += now_ns() - t0;
+	free(wk);
+	if (rc && err && !err->msg[0])
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", dir, strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,702 @@
+/* result.c — partial results: the group table, the listing heap, merging,
+ * finishing (top-N, order, limit) and reading cells.
+ *
+ * Determinism: every order the user sees has a total tie-break — top-N by
+ * metric descending, then group key ascending (keys are big-endian, so
+ * memcmp is numeric order); listings by the order field, then the whole
+ * record's bytes. Hence one store and any split of its records merged
+ * give byte-identical answers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "query_int.h"
+#include "util/addr.h"
+#include "util/hash.h"
+
+/* ------------------------------------------------------------ group table */
+
+uint64_t q_key_hash(const uint8_t *key, unsigned len)
+{
+	uint8_t w[264] = { 0 };
+	if (len > 256)
+		len = 256;
+	memcpy(w, key, len);
+	return q_key_hashw(w, (len + 7) / 8);
+}
+
+int q_tab_init(struct q_tab *t, unsigned keylen, uint64_t max)
+{
+	memset(t, 0, sizeof(*t));
+	t->keylen = keylen;
+	t->kw = (keylen + 7) / 8;
+	t->stride = 8 * t->kw + 24;
+	t->max = max;
+	t->nslot = 1024;
+	t->ent = calloc(t->nslot, t->stride);
+	return t->ent ? 0 : -ENOMEM;
+}
+
+void q_tab_fini(struct q_tab *t)
+{
+	free(t->ent);
+	memset(t, 0, sizeof(*t));
+}
+
+static int tab_grow(struct q_tab *t)
+{
+	uint64_t ns = t->nslot * 2, mask = ns - 1;
+	uint8_t *e = calloc(ns, t->stride);
+	if (!e)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < t->nslot; i++) {
+		if (!q_tab_used(t, i))
+			continue;
+		const uint8_t *k = q_tab_key(t, i);
+		uint64_t h = q_key_hashw(k, t->kw) & mask;
+		while (((const uint64_t *)(const void *)(e + h * t->stride + t->stride - 24))[0])
+			h = (h + 1) & mask;
+		memcpy(e + h * t->stride, k, t->stride);
+	}
+	free(t->ent);
+	t->ent = e;
+	t->nslot = ns;
+	return 0;
+}
+
+static inline bool key_eq(const uint8_t *a, const uint8_t *b, unsigned kw)
+{
+	uint64_t d = 0;
+	for (unsigned i = 0; i < kw; i++) {
+		uint64_t x, y;
+		memcpy(&x, a + 8 * i, 8);
+		memcpy(&y, b + 8 * i, 8);
+		d |= x ^ y;
+	}
+	return d == 0;
+}
+
+int q_tab_add(struct q_tab *t, const uint8_t *key, uint64_t hash, uint64_t flows, uint64_t packets,
+	      uint64_t bytes)
+{
+	uint64_t mask = t->nslot - 1, h = hash & mask;
+	for (;;) {
+		uint64_t *s = q_tab_sums(t, h);
+		if (!s[0])
+			break;
+		if (key_eq(q_tab_key(t, h), key, t->kw)) {
+			s[0] += flows;
+			s[1] += packets;
+			s[2] += bytes;
+			return 0;
+		}
+		h = (h + 1) & mask;
+	}
+	if (!flows)
+		return -EINVAL;
+	if (t->n >= t->max)
+		return -E2BIG;
+	memcpy(q_tab_key(t, h), key, 8 * (size_t)t->kw);
+	uint64_t *s = q_tab_sums(t, h);
+	s[0] = flows;
+	s[1] = packets;
+	s[2] = bytes;
+	/* keep the load at most 1/2: probes stay short */
+	if (++t->n * 2 > t->nslot)
+		return tab_grow(t);
+	return 0;
+}
+
+/* Keys of any length (finishing, JSON): padded into a word buffer first. */
+static int tab_add_any(struct q_tab *t, const uint8_t *key, unsigned len, uint64_t a, uint64_t b,
+		       uint64_t c)
+{
+	uint8_t w[264] = { 0 };
+	if (len > 256)
+		return -EINVAL;
+	memcpy(w, key, len);
+	return q_tab_add(t, w, q_key_hashw(w, t->kw), a, b, c);
+}
+
+/* Entry index of key, or -1. */
+static int64_t tab_find(const struct q_tab *t, const uint8_t *key, unsigned len)
+{
+	uint8_t w[264] = { 0 };
+	if (len > 256)
+		return -1;
+	memcpy(w, key, len);
+	uint64_t mask = t->nslot - 1, h = q_key_hashw(w, t->kw) & mask;
+	while (q_tab_used(t, h)) {
+		if (key_eq(q_tab_key(t, h), w, t->kw))
+			return (int64_t)h;
+		h = (h + 1) & mask;
+	}
+	return -1;
+}
+
+int q_tab_add_key(struct q_tab *t, const uint8_t *key, uint64_t a, uint64_t b, uint64_t c)
+{
+	return tab_add_any(t, key, t->keylen, a, b, c);
+}
+
+/* --------------------------------------------------------------- results */
+
+struct q_result *q_result_new(const struct q_query *q)
+{
+	struct q_result *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->q = q;
+	if (q->spec.kind != Q_LIST && q_tab_init(&r->tab, q->keylen, q->spec.max_groups)) {
+		free(r);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return r;
+}
+
+void q_result_free(struct q_result *r)
+{
+	if (!r)
+		return;
+	q_tab_fini(&r->tab);
+	free(r->rows);
+	free(r->out);
+	free(r->out_mem);
+	free(r);
+}
+
+void q_result_stats(const struct q_result *r, struct q_stats *out)
+{
+	*out = r->st;
+	out->groups = r->q->spec.kind == Q_LIST ? r->nrows : r->tab.n;
+}
+
+/* --------------------------------------------------------------- listing */
+
+static int addr_field(enum q_field f)
+{
+	return q_fdefs[f].type == QF_ADDR || q_fdefs[f].type == QF_NET;
+}
+
+int q_list_cmp(const struct q_query *q, const struct flow_rec *a, const struct flow_rec *b)
+{
+	enum q_field f = q->spec.order;
+	int c;
+	if (addr_field(f)) {
+		c = memcmp((const uint8_t *)a + q_fdefs[f].off, (const uint8_t *)b + q_fdefs[f].off, 16);
+	} else {
+		uint64_t x = q_rec_num(a, f), y = q_rec_num(b, f);
+		if (q->spec.scale && (f == Q_F_PACKETS || f == Q_F_BYTES)) {
+			x *= a->sampling > 1 ? a->sampling : 1;
+			y *= b->sampling > 1 ? b->sampling : 1;
+		}
+		c = x < y ? -1 : x > y;
+	}
+	if (q->spec.desc)
+		c = -c;
+	if (c)
+		return c;
+	return memcmp(a, b, sizeof(*a));
+}
+
+static void sift_down(struct q_result *r, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, w = i;
+		if (l < r->nrows && q_list_cmp(r->q, &r->rows[l], &r->rows[w]) > 0)
+			w = l;
+		if (l + 1 < r->nrows && q_list_cmp(r->q, &r->rows[l + 1], &r->rows[w]) > 0)
+			w = l + 1;
+		if (w == i)
+			return;
+		struct flow_rec t = r->rows[i];
+		r->rows[i] = r->rows[w];
+		r->rows[w] = t;
+		i = w;
+	}
+}
+
+static void heapify(struct q_result *r)
+{
+	for (size_t i = r->nrows / 2; i-- > 0;)
+		sift_down(r, i);
+}
+
+/* Rows are appended unordered until `limit` are held; only then do they
+ * become a max-heap on the listing order (rows[0] is the worst row kept,
+ * the one a better newcomer replaces). A listing that never fills its
+ * limit thus costs one sort at the end, no heap work per row. */
+int q_list_offer(struct q_result *r, const struct flow_rec *rec)
+{
+	uint32_t limit = r->q->spec.limit;
+	if (r->nrows < limit) {
+		if (r->nrows == r->cap) {
+			size_t nc = r->cap ? r->cap * 2 : 64;
+			if (nc > limit)
+				nc = limit;
+			struct flow_rec *p = realloc(r->rows, nc * sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			r->rows = p;
+			r->cap = nc;
+		}
+		r->rows[r->nrows++] = *rec;
+		if (r->nrows == limit)
+			heapify(r);
+		return 0;
+	}
+	if (q_list_cmp(r->q, rec, &r->rows[0]) >= 0)
+		return 0;
+	r->rows[0] = *rec;
+	sift_down(r, 0);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- merge */
+
+int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_err *err)
+{
+	if (dst->final || src->final || strcmp(dst->q->sig, src->q->sig)) {
+		if (err)
+			snprintf(err->msg, sizeof(err->msg), "cannot merge results of different queries");
+		return -EINVAL;
+	}
+	int rc = 0;
+	if (dst->q->spec.kind == Q_LIST) {
+		for (size_t i = 0; i < src->nrows && !rc; i++)
+			rc = q_list_offer(dst, &src->rows[i]);
+	} else {
+		const struct q_tab *t = &src->tab;
+		for (uint64_t i = 0; i < t->nslot && !rc; i++) {
+			if (!q_tab_used(t, i))
+				continue;
+			const uint8_t *k = q_tab_key(t, i);
+			const uint64_t *s = q_tab_sums(t, i);
+			rc = q_tab_add(&dst->tab, k, q_key_hashw(k, t->kw), s[0], s[1], s[2]);
+		}
+		if (rc == -E2BIG && err)
+			snprintf(err->msg, sizeof(err->msg), "more than %llu groups after merging",
+				 (unsigned long long)dst->q->spec.max_groups);
+	}
+	dst->st.segments += src->st.segments;
+	dst->st.blocks += src->st.blocks;
+	dst->st.blocks_skipped += src->st.blocks_skipped;
+	dst->st.blocks_corrupt += src->st.blocks_corrupt;
+	dst->st.rows_scanned += src->st.rows_scanned;
+	dst->st.rows_matched += src->st.rows_matched;
+	dst->st.ns += src->st.ns;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- finish */
+
+/* pseudo columns */
+enum { CK_FIELD = 0, CK_FLOWS, CK_PACKETS, CK_BYTES, CK_TIME };
+
+static const uint8_t list_cols[] = { Q_F_FIRST, Q_F_LAST, Q_F_DURATION, Q_F_PROTO, Q_F_SRCIP,
+				     Q_F_SRCPORT, Q_F_DSTIP, Q_F_DSTPORT, Q_F_FLAGS, Q_F_TOS,
+				     Q_F_PACKETS, Q_F_BYTES, Q_F_SRCAS, Q_F_DSTAS, Q_F_INIF,
+				     Q_F_OUTIF, Q_F_EXPORTER, Q_F_SAMPLING };
+
+static const struct q_result *sort_ctx;
+
+static int cmp_list(const void *a, const void *b)
+{
+	return q_list_cmp(sort_ctx->q, a, b);
+}
+
+static int cmp_top(const void *a, const void *b)
+{
+	const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+	const struct q_result *r = sort_ctx;
+	unsigned m = r->q->spec.by, so = r->tab.stride - 24;
+	uint64_t vx, vy;
+	memcpy(&vx, x + so + 8 * m, 8);
+	memcpy(&vy, y + so + 8 * m, 8);
+	if (vx != vy)
+		return vx > vy ? -1 : 1;
+	return memcmp(x, y, r->tab.keylen);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+	return memcmp(x, y, sort_ctx->tab.keylen);
+}
+
+static int cmp_rank(const void *a, const void *b)
+{
+	const uint8_t *x = *(const uint8_t *const *)a, *y = *(const uint8_t *const *)b;
+	uint64_t rx, ry;
+	memcpy(&rx, x + sort_ctx->out_stride - 8, 8);
+	memcpy(&ry, y + sort_ctx->out_stride - 8, 8);
+	return rx < ry ? -1 : rx > ry;
+}
+
+/* qsort has no context argument in C11; finishing is rare and the context
+ * is set and used under this lock only. */
+static pthread_mutex_t sort_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sort_with(const struct q_result *r, void *base, size_t n, size_t sz,
+		      int (*cmp)(const void *, const void *))
+{
+	if (!n)
+		return; /* base may be NULL then, which qsort does not allow */
+	pthread_mutex_lock(&sort_lock);
+	sort_ctx = r;
+	qsort(base, n, sz, cmp);
+	pthread_mutex_unlock(&sort_lock);
+}
+
+/* Series split by a field: keep the top-N keys by total over the range and
+ * sum the rest per interval into an "other" row. */
+static int finish_split(struct q_result *r, uint8_t **ptr, size_t n)
+{
+	const struct q_spec *sp = &r->q->spec;
+	unsigned klen = r->tab.keylen, fk = klen - 8;
+	struct q_tab tot;
+	int rc = q_tab_init(&tot, fk, UINT64_MAX);
+	for (size_t i = 0; i < n && !rc; i++) {
+		const uint64_t *s = (const uint64_t *)(ptr[i] + r->tab.stride - 24);
+		rc = tab_add_any(&tot, ptr[i] + 8, fk, s[0], s[1], s[2]);
+	}
+	uint8_t **tp = rc ? NULL : malloc((tot.n ? tot.n : 1) * sizeof(*tp));
+	if (!tp) {
+		q_tab_fini(&tot);
+		return -ENOMEM;
+	}
+	for (uint64_t i = 0, k = 0; i < tot.nslot; i++)
+		if (q_tab_used(&tot, i))
+			tp[k++] = q_tab_key(&tot, i);
+	/* rank keys by total (metric desc, key asc) with a temporary context */
+	struct q_result tmp = { .q = r->q, .tab = tot };
+	sort_with(&tmp, tp, tot.n, sizeof(*tp), cmp_top);
+	uint64_t keep = sp->top && sp->top < tot.n ? sp->top : tot.n;
+	/* rank lookup: a table from key to rank */
+	struct q_tab rank;
+	rc = q_tab_init(&rank, fk, UINT64_MAX);
+	for (uint64_t i = 0; i < keep && !rc; i++)
+		rc = tab_add_any(&rank, tp[i], fk, i + 1, 0, 0); /* rank + 1: flows 0 = empty */
+	/* output: per bucket, the kept keys in rank order, then other */
+	size_t ostride = r->out_stride;
+	size_t cap = n + (n ? n : 1); /* at most one "other" per row */
+	r->out_mem = rc ? NULL : calloc(cap, ostride);
+	r->out = rc ? NULL : calloc(cap, sizeof(*r->out));
+	if (!r->out_mem || !r->out) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	sort_with(r, ptr, n, sizeof(*ptr), cmp_key); /* by bucket, then key */
+	size_t o = 0, nb = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		uint8_t *other = NULL;
+		size_t first_out = o;
+		while (j < n && !memcmp(ptr[j], ptr[i], 8)) {
+			const uint64_t *s = (const uint64_t *)(ptr[j] + r->tab.stride - 24);
+			int64_t ri = tab_find(&rank, ptr[j] + 8, fk);
+			bool kept = ri >= 0;
+			uint64_t rk = kept ? q_tab_sums(&rank, (uint64_t)ri)[0] - 1 : 0;
+			uint8_t *row;
+			if (kept) {
+				row = r->out_mem + o * ostride;
+				memcpy(row, ptr[j], klen);
+				memcpy(row + ostride - 32, s, 24);
+				memcpy(row + ostride - 8, &rk, 8);
+				r->out[o++] = row;
+			} else {
+				if (!other) {
+					/* rows n.. hold the "other" rows, one per bucket */
+					other = r->out_mem + (n + nb++) * ostride;
+					memset(other, 0, ostride);
+					memcpy(other, ptr[i], 8);
+					uint64_t big = UINT64_MAX;
+					memcpy(other + ostride - 8, &big, 8);
+				}
+				uint64_t *os = (uint64_t *)(other + ostride - 32);
+				os[0] += s[0], os[1] += s[1], os[2] += s[2];
+			}
+			j++;
+		}
+		/* kept rows of this bucket in rank order */
+		sort_with(r, r->out + first_out, o - first_out, sizeof(*r->out), cmp_rank);
+		if (other)
+			r->out[o++] = other;
+		i = j;
+	}
+	r->nout = o;
+done:
+	q_tab_fini(&rank);
+	q_tab_fini(&tot);
+	free(tp);
+	return rc;
+}
+
+int q_result_finish(struct q_result *r)
+{
+	if (r->final)
+		return 0;
+	const struct q_spec *sp = &r->q->spec;
+	unsigned nc = 0;
+	if (sp->kind == Q_LIST) {
+		sort_with(r, r->rows, r->nrows, sizeof(*r->rows), cmp_list);
+		for (unsigned i = 0; i < sizeof(list_cols); i++) {
+			if (sp->list_fields && !(sp->list_fields & (1u << list_cols[i])))
+				continue;
+			r->col_kind[nc] = CK_FIELD;
+			r->col_f[nc++] = list_cols[i];
+		}
+		r->nout = r->nrows;
+		r->ncols = nc;
+		r->final = true;
+		return 0;
+	}
+	if (sp->kind == Q_SERIES) {
+		r->col_kind[nc++] = CK_TIME;
+	}
+	for (unsigned g = 0; g < sp->ngroup; g++) {
+		r->col_kind[nc] = CK_FIELD;
+		r->col_f[nc++] = (uint8_t)sp->group[g].f;
+		snprintf(r->names[g], sizeof(r->names[g]), "%s/%u", q_fdefs[sp->group[g].f].name,
+			 sp->group[g].plen);
+	}
+	r->col_kind[nc++] = CK_FLOWS;
+	r->col_kind[nc++] = CK_PACKETS;
+	r->col_kind[nc++] = CK_BYTES;
+	r->ncols = nc;
+
+	size_t n = r->tab.n;
+	uint8_t **ptr = malloc((n ? n : 1) * sizeof(*ptr));
+	if (!ptr)
+		return -ENOMEM;
+	for (uint64_t i = 0, k = 0; i < r->tab.nslot; i++)
+		if (q_tab_used(&r->tab, i))
+			ptr[k++] = q_tab_key(&r->tab, i);
+	/* out row: key (stride - 24 bytes, padded), 3 sums, 8 bytes tag */
+	r->out_stride = r->tab.stride + 8;
+	int rc = 0;
+	if (sp->kind == Q_SERIES && sp->ngroup) {
+		rc = finish_split(r, ptr, n);
+	} else {
+		if (sp->kind == Q_AGG)
+			sort_with(r, ptr, n, sizeof(*ptr), cmp_top);
+		else
+			sort_with(r, ptr, n, sizeof(*ptr), cmp_key);
+		size_t keep = sp->kind == Q_AGG && sp->top && sp->top < n ? sp->top : n;
+		r->out_mem = calloc(keep ? keep : 1, r->out_stride);
+		r->out = calloc(keep ? keep : 1, sizeof(*r->out));
+		if (!r->out_mem || !r->out) {
+			rc = -ENOMEM;
+		} else {
+			for (size_t i = 0; i < keep; i++) {
+				uint8_t *row = r->out_mem + i * r->out_stride;
+				memcpy(row, ptr[i], r->tab.stride);
+				r->out[i] = row;
+			}
+			r->nout = keep;
+		}
+	}
+	free(ptr);
+	if (!rc)
+		r->final = true;
+	return rc;
+}
+
+/* ---------------------------------------------------------------- cells */
+
+unsigned q_result_ncols(const struct q_result *r)
+{
+	return r->ncols;
+}
+
+size_t q_result_nrows(const struct q_result *r)
+{
+	return r->final ? r->nout : 0;
+}
+
+const char *q_result_col_name(const struct q_result *r, unsigned c)
+{
+	static const char *pseudo[] = { "", "flows", "packets", "bytes", "time" };
+	if (c >= r->ncols)
+		return NULL;
+	if (r->col_kind[c] != CK_FIELD)
+		return pseudo[r->col_kind[c]];
+	enum q_field f = r->col_f[c];
+	if (f == Q_F_SRCNET || f == Q_F_DSTNET) {
+		const struct q_spec *sp = &r->q->spec;
+		for (unsigned g = 0; g < sp->ngroup; g++)
+			if (sp->group[g].f == f) {
+				return r->names[g]; /* built by q_result_finish() */
+			}
+	}
+	return q_fdefs[f].name;
+}
+
+enum q_ctype q_result_col_type(const struct q_result *r, unsigned c)
+{
+	if (c >= r->ncols)
+		return Q_CT_TEXT;
+	switch (r->col_kind[c]) {
+	case CK_TIME: return Q_CT_TIME;
+	case CK_FIELD:
+		switch (q_fdefs[r->col_f[c]].type) {
+		case QF_TIME: return Q_CT_TIME;
+		case QF_ADDR:
+		case QF_NET: return Q_CT_ADDR;
+		default: return Q_CT_NUM;
+		}
+	default: return Q_CT_NUM;
+	}
+}
+
+static bool is_other(const struct q_result *r, size_t row)
+{
+	if (r->q->spec.kind != Q_SERIES || !r->q->spec.ngroup)
+		return false;
+	uint64_t t;
+	memcpy(&t, r->out[row] + r->out_stride - 8, 8);
+	return t == UINT64_MAX;
+}
+
+/* key offset of column c (a field of an aggregation/series) */
+static unsigned key_off(const struct q_result *r, unsigned c)
+{
+	unsigned off = r->q->spec.kind == Q_SERIES ? 8 : 0;
+	unsigned first_field = r->q->spec.kind == Q_SERIES ? 1 : 0;
+	for (unsigned k = first_field; k < c; k++)
+		off += q_fdefs[r->col_f[k]].klen;
+	return off;
+}
+
+static uint64_t load_be(const uint8_t *p, unsigned w)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < w; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c)
+{
+	if (!r->final || row >= r->nout || c >= r->ncols)
+		return 0;
+	const struct q_spec *sp = &r->q->spec;
+	if (sp->kind == Q_LIST) {
+		const struct flow_rec *x = &r->rows[row];
+		enum q_field f = r->col_f[c];
+		uint64_t v = q_rec_num(x, f);
+		if (sp->scale && (f == Q_F_PACKETS || f == Q_F_BYTES) && x->sampling > 1)
+			v *= x->sampling;
+		return v;
+	}
+	const uint8_t *k = r->out[row];
+	uint64_t s[3];
+	memcpy(s, k + r->out_stride - 32, 24);
+	switch (r->col_kind[c]) {
+	case CK_FLOWS: return s[0];
+	case CK_PACKETS: return s[1];
+	case CK_BYTES: return s[2];
+	case CK_TIME: return load_be(k, 8);
+	default: {
+		const struct q_fdef *d = &q_fdefs[r->col_f[c]];
+		if (d->type == QF_ADDR || d->type == QF_NET)
+			return 0;
+		return load_be(k + key_off(r, c), d->klen);
+	}
+	}
+}
+
+static const char *fmt_time(uint64_t ms, char *buf, size_t len)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	char b[32];
+	if (!gmtime_r(&s, &tm) || !strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%" PRIu64, ms);
+	else
+		snprintf(buf, len, "%s.%03u", b, (unsigned)(ms % 1000));
+	return buf;
+}
+
+static const char *proto_name(unsigned p)
+{
+	switch (p) {
+	case 1: return "ICMP";
+	case 6: return "TCP";
+	case 17: return "UDP";
+	case 47: return "GRE";
+	case 50: return "ESP";
+	case 58: return "ICMP6";
+	case 132: return "SCTP";
+	default: return NULL;
+	}
+}
+
+const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool human, char *buf,
+			  size_t len)
+{
+	buf[0] = 0;
+	if (!r->final || row >= r->nout || c >= r->ncols)
+		return buf;
+	const struct q_spec *sp = &r->q->spec;
+	enum q_field f = r->col_f[c];
+	const uint8_t *addr = NULL;
+	if (r->col_kind[c] == CK_FIELD) {
+		const struct q_fdef *d = &q_fdefs[f];
+		if (d->type == QF_ADDR || d->type == QF_NET) {
+			if (sp->kind == Q_LIST)
+				addr = (const uint8_t *)&r->rows[row] + d->off;
+			else if (is_other(r, row))
+				return snprintf(buf, len, "other"), buf;
+			else
+				addr = r->out[row] + key_off(r, c);
+			char a[ADDR_STRLEN];
+			addr_format(addr, addr_is_v4(addr), a, sizeof(a));
+			if (d->type == QF_NET) {
+				unsigned pl = 0;
+				for (unsigned g = 0; g < sp->ngroup; g++)
+					if (sp->group[g].f == f)
+						pl = sp->group[g].plen;
+				if (addr_is_v4(addr) && pl > 32)
+					pl = 32;
+				snprintf(buf, len, "%s/%u", a, pl);
+			} else {
+				snprintf(buf, len, "%s", a);
+			}
+			return buf;
+		}
+		if (sp->kind != Q_LIST && is_other(r, row))
+			return snprintf(buf, len, "other"), buf;
+	}
+	uint64_t v = q_result_num(r, row, c);
+	enum q_ctype t = q_result_col_type(r, c);
+	if (human && t == Q_CT_TIME)
+		return fmt_time(v, buf, len);
+	if (human && r->col_kind[c] == CK_FIELD) {
+		if (f == Q_F_PROTO && proto_name((unsigned)v))
+			return snprintf(buf, len, "%s", proto_name((unsigned)v)), buf;
+		if (f == Q_F_FLAGS) {
+			static const char fl[] = "FSRPAUEC";
+			char o[9];
+			for (unsigned i = 0; i < 8; i++)
+				o[7 - i] = (v >> i) & 1 ? fl[i] : '.';
+			o[8] = 0;
+			/* nfdump prints ".A..S." style; keep all 8 bits */
+			return snprintf(buf, len, "%s", o), buf;
+		}
+		if (f == Q_F_DURATION)
+			return snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, v / 1000, v % 1000), buf;
+		if (f == Q_F_PACKETS || f == Q_F_BYTES)
+			return q_fmt_human(v, buf, len);
+	}
+	if (human && r->col_kind[c] != CK_FIELD && r->col_kind[c] != CK_TIME)
+		return q_fmt_human(v, buf, len);
+	snprintf(buf, len, "%" PRIu64, v);
+	return buf;
+}
