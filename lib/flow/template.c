@@ -903,9 +903,22 @@ static inline void rec_copy(struct flow_rec *d, const struct flow_rec *s)
 	_Static_assert(sizeof(struct flow_rec) == 176, "rec_copy assumes 176 bytes");
 	uint8_t *dd = (uint8_t *)d;
 	const uint8_t *ss = (const uint8_t *)s;
-	for (int i = 0; i < 5; i++)
-		memcpy(dd + 32 * i, ss + 32 * i, 32);
-	memcpy(dd + 160, ss + 160, 16);
+#ifdef __AVX2__
+	__m256i a = _mm256_loadu_si256((const __m256i *)ss);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(ss + 32));
+	__m256i c = _mm256_loadu_si256((const __m256i *)(ss + 64));
+	__m256i e = _mm256_loadu_si256((const __m256i *)(ss + 96));
+	__m256i f = _mm256_loadu_si256((const __m256i *)(ss + 128));
+	__m128i g = _mm_loadu_si128((const __m128i *)(ss + 160));
+	_mm256_storeu_si256((__m256i *)dd, a);
+	_mm256_storeu_si256((__m256i *)(dd + 32), b);
+	_mm256_storeu_si256((__m256i *)(dd + 64), c);
+	_mm256_storeu_si256((__m256i *)(dd + 96), e);
+	_mm256_storeu_si256((__m256i *)(dd + 128), f);
+	_mm_storeu_si128((__m128i *)(dd + 160), g);
+#else
+	memcpy(dd, ss, 176);
+#endif
 }
 
 /* Decode k records whose starts are known into free batch slots, field-major:
@@ -915,10 +928,14 @@ static inline void rec_copy(struct flow_rec *d, const struct flow_rec *s)
  * record-major on 30-record sets (bench_decode). The ops after the first
  * variable-length field run record by record with a cursor; pass 1
  * (find_records) has already checked every length. */
-static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const struct tmpl *t,
-			const uint8_t *const *st, uint32_t k, const struct flow_rec *proto,
-			bool sampler_ok)
+static inline __attribute__((always_inline)) void
+decode_cols_impl(struct flow_dec *dec, const struct msg_ctx *m, const struct tmpl *t,
+		 const uint8_t *base, const uint8_t *const *st, uint32_t k,
+		 const struct flow_rec *proto, bool sampler_ok, const bool strided)
 {
+	/* record j's start: strided for fixed-length sets (no load), from
+	 * pass 1's array for variable-length ones */
+#define REC(j) (strided ? base + (size_t)(j) * t->rec_len : st[j])
 	struct flow_rec *rb = &dec->recs[dec->nrec];
 	struct scratch *sb = dec->scratch;
 	bool up_fast = m->has_uptime && t->up4;
@@ -942,47 +959,47 @@ static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const str
 			break;
 		case OP_U8_1:
 			for (uint32_t j = 0; j < k; j++)
-				d[j * sizeof(*rb)] = st[j][so];
+				d[j * sizeof(*rb)] = REC(j)[so];
 			break;
 		case OP_U16_2:
 			for (uint32_t j = 0; j < k; j++) {
-				uint16_t v = be16_load(st[j] + so);
+				uint16_t v = be16_load(REC(j) + so);
 				memcpy(d + j * sizeof(*rb), &v, 2);
 			}
 			break;
 		case OP_U32_4:
 			for (uint32_t j = 0; j < k; j++) {
-				uint32_t v = be32_load(st[j] + so);
+				uint32_t v = be32_load(REC(j) + so);
 				memcpy(d + j * sizeof(*rb), &v, 4);
 			}
 			break;
 		case OP_U32_2:
 			for (uint32_t j = 0; j < k; j++) {
-				uint32_t v = be16_load(st[j] + so);
+				uint32_t v = be16_load(REC(j) + so);
 				memcpy(d + j * sizeof(*rb), &v, 4);
 			}
 			break;
 		case OP_U64_8:
 		case OP_T_MS_8:
 			for (uint32_t j = 0; j < k; j++) {
-				uint64_t v = be64_load(st[j] + so);
+				uint64_t v = be64_load(REC(j) + so);
 				memcpy(d + j * sizeof(*rb), &v, 8);
 			}
 			break;
 		case OP_U64_4:
 			for (uint32_t j = 0; j < k; j++) {
-				uint64_t v = be32_load(st[j] + so);
+				uint64_t v = be32_load(REC(j) + so);
 				memcpy(d + j * sizeof(*rb), &v, 8);
 			}
 			break;
 		case OP_A4:
 			/* the prototype already holds the ::ffff: prefix (A4 dsts) */
 			for (uint32_t j = 0; j < k; j++)
-				memcpy(d + j * sizeof(*rb) + 12, st[j] + so, 4);
+				memcpy(d + j * sizeof(*rb) + 12, REC(j) + so, 4);
 			break;
 		case OP_A6:
 			for (uint32_t j = 0; j < k; j++)
-				memcpy(d + j * sizeof(*rb), st[j] + so, 16);
+				memcpy(d + j * sizeof(*rb), REC(j) + so, 16);
 			break;
 		case OP_T_UPTIME:
 			if (up_fast) {
@@ -990,7 +1007,7 @@ static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const str
 				uint8_t *td = (uint8_t *)rb + (o->dst ? offsetof(struct flow_rec, last_ms)
 								      : offsetof(struct flow_rec, first_ms));
 				for (uint32_t j = 0; j < k; j++) {
-					int64_t age = (int32_t)(m->uptime_ms - be32_load(st[j] + so));
+					int64_t age = (int32_t)(m->uptime_ms - be32_load(REC(j) + so));
 					int64_t v = (int64_t)m->export_ms - age;
 					uint64_t u = v > 0 ? (uint64_t)v : 0;
 					memcpy(td + j * sizeof(*rb), &u, 8);
@@ -1004,20 +1021,20 @@ static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const str
 				if (!sampler_ok)
 					break;
 				for (uint32_t j = 0; j < k; j++) {
-					uint32_t v = be32_load(st[j] + so);
+					uint32_t v = be32_load(REC(j) + so);
 					if (v)
 						rb[j].sampling = v;
 				}
 				break;
 			}
 			for (uint32_t j = 0; j < k; j++)
-				op_slow(dec, m, o, st[j] + so, o->len, &rb[j], &sb[j]);
+				op_slow(dec, m, o, REC(j) + so, o->len, &rb[j], &sb[j]);
 			break;
 		}
 	}
 	if (t->nprefix < t->nops) {
 		for (uint32_t j = 0; j < k; j++) {
-			const uint8_t *c = st[j] + t->prefix_len;
+			const uint8_t *c = REC(j) + t->prefix_len;
 			for (uint16_t i = t->nprefix; i < t->nops; i++) {
 				const struct tmpl_op *o = &t->ops[i];
 				uint32_t flen = o->len;
@@ -1042,6 +1059,21 @@ static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const str
 			icmp_fix(&rb[j], need_scratch ? sb[j].have : 0, &sb[j]);
 	}
 	dec->nrec += k;
+#undef REC
+}
+
+static void decode_cols_strided(struct flow_dec *dec, const struct msg_ctx *m,
+				const struct tmpl *t, const uint8_t *base, uint32_t k,
+				const struct flow_rec *proto, bool sampler_ok)
+{
+	decode_cols_impl(dec, m, t, base, NULL, k, proto, sampler_ok, true);
+}
+
+static void decode_cols(struct flow_dec *dec, const struct msg_ctx *m, const struct tmpl *t,
+			const uint8_t *const *st, uint32_t k, const struct flow_rec *proto,
+			bool sampler_ok)
+{
+	decode_cols_impl(dec, m, t, NULL, st, k, proto, sampler_ok, false);
 }
 
 /* The canonical templates of encode.c, mirror image of enc_fixed(): every
@@ -1192,14 +1224,16 @@ void tmpl_decode_set(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl 
 			uint32_t left = (uint32_t)((size_t)(end - p) / t->rec_len);
 			if (k > left)
 				k = left;
+			if (!k)
+				break; /* padding (RFC 7011 §3.3.1) */
 			for (size_t off = 0; off < (size_t)k * t->rec_len; off += 64)
 				__builtin_prefetch(p + off);
-			for (uint32_t j = 0; j < k; j++)
-				st[j] = p + (size_t)j * t->rec_len;
+			decode_cols_strided(dec, m, t, p, k, &proto, sampler_ok);
 			p += (size_t)k * t->rec_len;
-		} else {
-			k = find_records(t, p, end, st, k, &p, &bad);
+			n += k;
+			continue;
 		}
+		k = find_records(t, p, end, st, k, &p, &bad);
 		if (k) {
 			decode_cols(dec, m, t, st, k, &proto, sampler_ok);
 			n += k;

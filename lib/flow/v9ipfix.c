@@ -166,6 +166,17 @@ static void v9_template_set(struct flow_dec *dec, struct msg_ctx *m, const uint8
 			off += hdr + nfields * 4;
 			continue;
 		}
+		/* v9 has no variable-length encoding: 65535 would be a literal
+		 * length no record in a datagram can have, not IPFIX's marker. */
+		bool bad_len = false;
+		for (uint32_t i = 0; i < nfields; i++)
+			if (be16_load(p + off + hdr + 4 * i + 2) == 0xffff)
+				bad_len = true;
+		if (bad_len) {
+			dec_drop(dec, m->dom, FLOW_DROP_tmpl_malformed);
+			off += hdr + nfields * 4;
+			continue;
+		}
 		o = v9_specs(p + off + hdr, nscope, true, spec);
 		o += v9_specs(p + off + hdr + nscope * 4, nfields - nscope, false, spec + o);
 		if (tid < 256)

@@ -517,6 +517,19 @@ static void test_v9_malformed(void **state)
 	set_end(&P);
 	flow_dec_udp(d, &s, P.b, P.n, 0);
 	assert_int_equal(drops(d, FLOW_DROP_tmpl_too_many_fields), 1);
+	/* a v9 field length of 65535 is not IPFIX's variable-length marker */
+	v9_hdr(&P, 0, 5000, 1700000000, 7, 0);
+	set_begin(&P, 0);
+	pb_u16(&P, 256);
+	pb_u16(&P, 1);
+	fspec(&P, 96, 0xffff, 0);
+	set_end(&P);
+	set_begin(&P, 256);
+	pb_u8(&P, 3);
+	pb_bytes(&P, "abc", 3);
+	set_end(&P);
+	flow_dec_udp(d, &s, P.b, P.n, 0);
+	assert_int_equal(drops(d, FLOW_DROP_tmpl_malformed), 2);
 	assert_int_equal(ngot, 0);
 	flow_dec_free(d);
 }
