@@ -16,6 +16,7 @@
 
 #include "dp.h"
 #include "util/addr.h"
+#include "xdp_steer.h" /* xdp_steer_prefix_parse(): the loader's own syntax */
 
 /* ---- schema ----------------------------------------------------------- */
 
@@ -41,6 +42,16 @@ static const cyaml_schema_field_t eal_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t xdp_fields[] = {
+	CYAML_FIELD_STRING_PTR("program", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			       struct dp_cfg_xdp, program, 1, 4000),
+	CYAML_FIELD_SEQUENCE("allowlist", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct dp_cfg_xdp, allowlist, &str_entry, 1, 4096),
+	CYAML_FIELD_BOOL_PTR("exporter_stats", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct dp_cfg_xdp, exporter_stats),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t port_fields[] = {
 	CYAML_FIELD_STRING_PTR("name", CYAML_FLAG_POINTER, struct dp_cfg_port, name, 1, 32),
 	CYAML_FIELD_STRING_PTR("vdev", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
@@ -49,6 +60,8 @@ static const cyaml_schema_field_t port_fields[] = {
 			       struct dp_cfg_port, pci, 1, 64),
 	CYAML_FIELD_UINT("rx_queues", CYAML_FLAG_OPTIONAL, struct dp_cfg_port, rx_queues),
 	CYAML_FIELD_UINT("rx_desc", CYAML_FLAG_OPTIONAL, struct dp_cfg_port, rx_desc),
+	CYAML_FIELD_MAPPING_PTR("xdp", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct dp_cfg_port,
+				xdp, xdp_fields),
 	CYAML_FIELD_END
 };
 static const cyaml_schema_value_t port_entry = {
@@ -193,10 +206,12 @@ static void cylog_fn(cyaml_log_t level, void *ctx, const char *fmt, va_list args
 			bool seq = strncmp(p, "in sequence", 11) == 0;
 			const char *q = strchr(p, '\'') + 1;
 			size_t n = strcspn(q, "'");
-			/* libcyaml counts sequence entries from 1; paths index from 0 */
-			if (seq)
-				snprintf(l->frames[l->nframes++], 128, "[%ld]", strtol(q, NULL, 10) - 1);
-			else
+			/* libcyaml counts sequence entries from 1; paths index from 0.
+			 * Entry 0 is the sequence itself (e.g. too few entries). */
+			long e = seq ? strtol(q, NULL, 10) : 0;
+			if (seq && e > 0)
+				snprintf(l->frames[l->nframes++], 128, "[%ld]", e - 1);
+			else if (!seq)
 				snprintf(l->frames[l->nframes++], 128, ".%.*s", (int)n, q);
 		}
 	} else if (strstr(line, "Backtrace") == NULL && l->msg[0] == 0) {
@@ -285,6 +300,60 @@ int dp_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 	return 0;
 }
 
+int dp_vdev_arg(const char *vdev, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+	const char *p = strchr(vdev, ',');
+
+	while (p) {
+		p++;
+		size_t n = strcspn(p, ",");
+		if (n > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+			if (n - kl - 1 >= outlen)
+				return -ENAMETOOLONG;
+			memcpy(out, p + kl + 1, n - kl - 1);
+			out[n - kl - 1] = 0;
+			return 0;
+		}
+		p = strchr(p, ',');
+	}
+	return -ENOENT;
+}
+
+/* ports[i].xdp: only on a net_af_xdp vdev that names its interface and
+ * leaves xdp_prog= to us; prefixes in the loader's syntax. */
+static int check_xdp(const struct dp_cfg_port *p, uint32_t i)
+{
+	const struct dp_cfg_xdp *x = p->xdp;
+	char ifname[64];
+	int bad = 0, r;
+
+	if (!p->vdev || strncmp(p->vdev, "net_af_xdp", 10) != 0) {
+		report("ports[%u].xdp: only for a net_af_xdp vdev", i);
+		return 1;
+	}
+	r = dp_vdev_arg(p->vdev, "iface", ifname, 16);
+	if (r < 0) {
+		report("ports[%u].vdev: %s", i,
+		       r == -ENOENT ? "net_af_xdp needs iface=" : "iface= longer than 15 characters");
+		bad = 1;
+	}
+	if (dp_vdev_arg(p->vdev, "xdp_prog", ifname, sizeof(ifname)) != -ENOENT) {
+		report("ports[%u].vdev: xdp_prog= conflicts with ports[%u].xdp (use "
+		       "ports[%u].xdp.program)", i, i, i);
+		bad = 1;
+	}
+	for (uint32_t k = 0; k < x->allowlist_count; k++) {
+		struct xdp_steer_prefix pf;
+		if (xdp_steer_prefix_parse(x->allowlist[k], &pf) < 0) {
+			report("ports[%u].xdp.allowlist[%u]: '%s' is not an address or prefix", i,
+			       k, x->allowlist[k]);
+			bad = 1;
+		}
+	}
+	return bad;
+}
+
 #define DEF(x, v)                                                                  \
 	do {                                                                       \
 		if ((x) == 0)                                                      \
@@ -305,7 +374,7 @@ static int check(struct dp_cfg *c)
 		report("eal.lcores: '%s' is not a CPU list (e.g. \"0-3,6\")", c->eal.lcores);
 		bad = 1;
 		lmask = 0;
-	} else if (!(lmask & (1ull << c->eal.main_lcore))) {
+	} else if (c->eal.main_lcore > 63 || !(lmask & (1ull << c->eal.main_lcore))) {
 		report("eal.main_lcore: %u is not in eal.lcores", c->eal.main_lcore);
 		bad = 1;
 	}
@@ -338,6 +407,8 @@ static int check(struct dp_cfg *c)
 				report("ports[%u].name: '%s' used twice", i, p->name);
 				bad = 1;
 			}
+		if (p->xdp && check_xdp(p, i))
+			bad = 1;
 	}
 
 	for (uint32_t i = 0; i < c->workers_count; i++) {
@@ -481,13 +552,17 @@ static int check(struct dp_cfg *c)
 	return bad ? -EINVAL : 0;
 }
 
-int dp_cfg_load(const char *path, struct dp_cfg **ret)
+/* data NULL: read the file path; else parse data[len], path names it. */
+static int load(const char *path, const uint8_t *data, size_t len, struct dp_cfg **ret)
 {
 	struct cylog l = { 0 };
 	struct dp_cfg *c = NULL;
 	cyaml_err_t e;
 
-	e = cyaml_load_file(path, cy_config(&l), &top_schema, (cyaml_data_t **)&c, NULL);
+	if (data)
+		e = cyaml_load_data(data, len, cy_config(&l), &top_schema, (cyaml_data_t **)&c, NULL);
+	else
+		e = cyaml_load_file(path, cy_config(&l), &top_schema, (cyaml_data_t **)&c, NULL);
 	if (e != CYAML_OK) {
 		char p[1024] = "";
 		size_t off = 0;
@@ -507,12 +582,26 @@ int dp_cfg_load(const char *path, struct dp_cfg **ret)
 		report("%s: %s: %s", path, p[0] ? p + (p[0] == '.') : "(top)", msg);
 		return -EINVAL;
 	}
+	if (!c) { /* an empty document loads as NULL (found by fuzz_dp_config) */
+		report("%s: (top): empty document", path);
+		return -EINVAL;
+	}
 	if (check(c) < 0) {
 		dp_cfg_free(c);
 		return -EINVAL;
 	}
 	*ret = c;
 	return 0;
+}
+
+int dp_cfg_load(const char *path, struct dp_cfg **ret)
+{
+	return load(path, NULL, 0, ret);
+}
+
+int dp_cfg_load_buf(const char *name, const uint8_t *data, size_t len, struct dp_cfg **ret)
+{
+	return load(name, data ? data : (const uint8_t *)"", len, ret);
 }
 
 void dp_cfg_free(struct dp_cfg *cfg)
@@ -536,7 +625,9 @@ void dp_cfg_help(FILE *out)
 	      "  eal: lcores (required, CPU list), main_lcore, memory_mb (512), no_huge,\n"
 	      "       no_pci, file_prefix, plugins [PMD .so or dir], extra_args [..]\n"
 	      "  mbufs: RX mbuf pool size (16384)\n"
-	      "  ports: [{name, vdev | pci, rx_queues (1), rx_desc (1024)}]\n"
+	      "  ports: [{name, vdev | pci, rx_queues (1), rx_desc (1024),\n"
+	      "           xdp (net_af_xdp only): {program (installed flow_steer.bpf.o),\n"
+	      "                allowlist [prefixes], exporter_stats (true)}}]\n"
 	      "  workers: [{lcore, port (a port name), queue (0)}]\n"
 	      "  flow_ports: [UDP ports exports arrive at]\n"
 	      "  group: model flow-hash|round-robin|source, odid (0),\n"

@@ -12,6 +12,7 @@
  *   model flow-hash|round-robin|source
  *   map EXPORTER PORT SLAVE
  *   unmap EXPORTER PORT
+ *   xdp-allow PORT off|PREFIX[,PREFIX...]   (ports with an xdp: block)
  *   show
  */
 #include <errno.h>
@@ -265,6 +266,10 @@ static void command(char *line, char *out, size_t outlen)
 		}
 		r = dp_srcmap_set(argv[1], (uint16_t)port, argc == 4 ? argv[3] : NULL, err,
 				  sizeof(err));
+	} else if (strcmp(argv[0], "xdp-allow") == 0 && argc == 3) {
+		pthread_mutex_lock(&dp_g.ctl_lock);
+		r = dp_xdp_set_allowlist(argv[1], argv[2], err, sizeof(err));
+		pthread_mutex_unlock(&dp_g.ctl_lock);
 	} else if (strcmp(argv[0], "show") == 0 && argc == 1) {
 		pthread_mutex_lock(&dp_g.ctl_lock);
 		size_t o = (size_t)snprintf(out, outlen, "ok model=%s slaves=", model_name(cur_model));

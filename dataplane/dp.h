@@ -48,12 +48,21 @@ struct dp_cfg_eal {
 	uint32_t extra_args_count;
 };
 
+/* ports[].xdp: our steering program on a net_af_xdp vdev (xdp.c). */
+struct dp_cfg_xdp {
+	char *program;        /* NULL: the installed, else the built object */
+	char **allowlist;     /* absent: any source; present: enforced */
+	uint32_t allowlist_count;
+	bool *exporter_stats; /* NULL: true */
+};
+
 struct dp_cfg_port {
 	char *name;
 	char *vdev; /* "net_pcap0,rx_pcap=..." */
 	char *pci;  /* "0000:03:00.0" */
 	uint32_t rx_queues;
 	uint32_t rx_desc;
+	struct dp_cfg_xdp *xdp; /* NULL: none (net_af_xdp uses the PMD's default program) */
 };
 
 struct dp_cfg_worker {
@@ -129,10 +138,33 @@ struct dp_cfg {
  * returns -EINVAL (or -errno for I/O). *ret is set only on success; free
  * it with dp_cfg_free(). */
 int dp_cfg_load(const char *path, struct dp_cfg **ret);
+/* The same from a memory buffer (fuzzing, tests); name is used in errors. */
+int dp_cfg_load_buf(const char *name, const uint8_t *data, size_t len, struct dp_cfg **ret);
 void dp_cfg_free(struct dp_cfg *cfg);
 void dp_cfg_help(FILE *out);
 int dp_parse_cpulist(const char *s, uint64_t *mask);
 int dp_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+/* Value of devarg key ("iface") in a vdev string "net_x0,a=1,iface=eth0":
+ * 0, -ENOENT (absent) or -ENAMETOOLONG. */
+int dp_vdev_arg(const char *vdev, const char *key, char *out, size_t outlen);
+
+/* ---- XDP steering on net_af_xdp ports (xdp.c) ------------------------- */
+
+/* Before EAL init: resolve and check each ports[].xdp program, prepare the
+ * interface (bpffs, pin folder, stale program). Errors are printed naming
+ * the config key; 0 or -errno. */
+int dp_xdp_prepare(const struct dp_cfg *c);
+/* The vdev string EAL gets for cfg port i (with xdp_prog=), or NULL. */
+const char *dp_xdp_vdev(uint32_t i);
+/* After port i started: open the PMD's program, pin its maps, write the
+ * flow ports and the allow-list. Prints the error; 0 or -errno. */
+int dp_xdp_start(const struct dp_cfg *c, uint32_t i);
+/* Control socket: replace port name's allow-list (comma-separated
+ * prefixes) or switch it off ("off"). */
+int dp_xdp_set_allowlist(const char *port, const char *list, char *err, size_t errlen);
+/* After the ports closed: release the maps, remove the pins, and detach the
+ * program if the PMD left it attached. */
+void dp_xdp_stop(void);
 
 /* ---- counters (stats.c) ---------------------------------------------- */
 

@@ -89,8 +89,9 @@ static int build_eal_args(const struct dp_cfg *c, char **argv, int max)
 	}
 	for (uint32_t i = 0; i < c->ports_count; i++) {
 		if (c->ports[i].vdev) {
+			const char *xv = dp_xdp_vdev(i); /* with xdp_prog= */
 			ARG("--vdev");
-			ARG(c->ports[i].vdev);
+			ARG(xv ? xv : c->ports[i].vdev);
 		} else {
 			ARG("-a");
 			ARG(c->ports[i].pci);
@@ -202,13 +203,21 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < c->flow_ports_count; i++)
 		dp_g.flow_port_bits[c->flow_ports[i] >> 3] |= (uint8_t)(1u << (c->flow_ports[i] & 7));
 
+	/* before EAL: the PMD attaches our program only to an interface
+	 * without one (a crashed run's is removed here) */
+	if (dp_xdp_prepare(c) < 0) {
+		dp_xdp_stop();
+		return 1;
+	}
 	char *eargv[256];
 	int eargc = build_eal_args(c, eargv, 256);
 	if (eargc < 0)
 		return die("eal arguments", eargc);
 	r = rte_eal_init(eargc, eargv);
-	if (r < 0)
+	if (r < 0) {
+		dp_xdp_stop();
 		return die("rte_eal_init", rte_errno);
+	}
 
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -248,10 +257,21 @@ int main(int argc, char **argv)
 
 	uint16_t port_ids[DP_MAX_PORTS];
 	for (uint32_t i = 0; i < c->ports_count; i++) {
+		uint32_t started = i;
 		r = port_setup(&c->ports[i], &port_ids[i], mbufs);
 		if (r < 0) {
 			fprintf(stderr, "flowdelta-dataplane: ports[%u] (%s): %s\n", i,
 				c->ports[i].name, strerror(-r));
+		} else {
+			started = i + 1;
+			r = dp_xdp_start(c, i);
+		}
+		if (r < 0) {
+			/* a started net_af_xdp port holds our program: close
+			 * them so it is detached, not left stale */
+			for (uint32_t j = 0; j < started; j++)
+				rte_eth_dev_close(port_ids[j]);
+			dp_xdp_stop();
 			return 1;
 		}
 	}
@@ -330,6 +350,7 @@ int main(int argc, char **argv)
 		rte_eth_dev_stop(port_ids[i]);
 		rte_eth_dev_close(port_ids[i]);
 	}
+	dp_xdp_stop(); /* after the PMD closed: it detaches its program */
 	for (uint32_t i = 0; i < dp_g.nworkers; i++)
 		flow_dec_free(dp_g.workers[i]->dec);
 	rte_eal_cleanup();

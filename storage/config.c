@@ -143,7 +143,8 @@ int stcfg_defaults(struct stcfg *out)
 	return 0;
 }
 
-int stcfg_load(const char *path, struct stcfg *out, FILE *err)
+/* data NULL: read the file path; else parse data[len], path names it. */
+static int load(const char *path, const uint8_t *data, size_t len, struct stcfg *out, FILE *err)
 {
 	struct logctx l = { 0 };
 	cyaml_config_t cc = {
@@ -154,7 +155,8 @@ int stcfg_load(const char *path, struct stcfg *out, FILE *err)
 		.flags = CYAML_CFG_DEFAULT,
 	};
 	struct stcfg *c = NULL;
-	cyaml_err_t e = cyaml_load_file(path, &cc, &top_schema, (cyaml_data_t **)&c, NULL);
+	cyaml_err_t e = data ? cyaml_load_data(data, len, &cc, &top_schema, (cyaml_data_t **)&c, NULL)
+			     : cyaml_load_file(path, &cc, &top_schema, (cyaml_data_t **)&c, NULL);
 	if (e != CYAML_OK) {
 		char kp[600] = "";
 		size_t o = 0;
@@ -170,6 +172,10 @@ int stcfg_load(const char *path, struct stcfg *out, FILE *err)
 		}
 		return e == CYAML_ERR_FILE_OPEN ? -ENOENT : -EINVAL;
 	}
+	/* An empty document loads as NULL: every key at its default. (Found
+	 * by fuzz_store_config; the daemon dereferenced it.) */
+	if (!c && !(c = calloc(1, sizeof(*c))))
+		return -ENOMEM;
 	struct stcfg d;
 	if (stcfg_defaults(&d)) {
 		cyaml_free(&cc, &top_schema, c, 0);
@@ -203,6 +209,17 @@ int stcfg_load(const char *path, struct stcfg *out, FILE *err)
 	}
 	*out = d;
 	return 0;
+}
+
+int stcfg_load(const char *path, struct stcfg *out, FILE *err)
+{
+	return load(path, NULL, 0, out, err);
+}
+
+int stcfg_load_buf(const char *name, const uint8_t *data, size_t len, struct stcfg *out,
+		   FILE *err)
+{
+	return load(name, data ? data : (const uint8_t *)"", len, out, err);
 }
 
 static int bad(FILE *err, const char *key, const char *fmt, ...)

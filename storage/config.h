@@ -37,6 +37,10 @@ struct stcfg {
  * Errors are printed to err naming the key's path ("retention.quota_mb").
  * 0 or -EINVAL/-ENOENT/-ENOMEM. Free with stcfg_free(). */
 int stcfg_load(const char *path, struct stcfg *out, FILE *err);
+/* The same from data[len] (fuzzing, tests); name stands for the path in
+ * errors. */
+int stcfg_load_buf(const char *name, const uint8_t *data, size_t len, struct stcfg *out,
+		   FILE *err);
 /* Defaults only (no file). */
 int stcfg_defaults(struct stcfg *out);
 /* Validate after overrides; prints to err. 0 or -EINVAL. */

@@ -49,8 +49,12 @@ def free_port():
     return p
 
 
-def start(cmd, ns=None, **kw):
-    if ns:
+def start(cmd, ns=None, nsenter=False, **kw):
+    # nsenter keeps our mount namespace (and so bpffs on /sys/fs/bpf, which
+    # `ip netns exec` hides by remounting /sys)
+    if ns and nsenter:
+        cmd = ["nsenter", "--net=/run/netns/" + ns] + cmd
+    elif ns:
         cmd = ["ip", "netns", "exec", ns] + cmd
     p = subprocess.Popen(cmd, **kw)
     procs.append(p)
@@ -134,7 +138,7 @@ def wait_listen(ports, ns, timeout=5):
 
 
 def config(tmp, prefix, port_vdev, slaves, model="flow-hash", extra_group="", plugins=(),
-           stats_port=0, ctl=False, flush_ms=50, nconf=3):
+           stats_port=0, ctl=False, flush_ms=50, nconf=3, port_extra=""):
     sl = "\n".join("    - {name: %s, host: 127.0.0.1, port: %d}" % (n, p)
                    for n, p in list(zip(slaves.names, slaves.ports))[:nconf])
     y = """eal:
@@ -149,7 +153,7 @@ mbufs: 16384
 ports:
   - name: p0
     vdev: "%s"
-workers:
+%sworkers:
   - lcore: 1
     port: p0
 flow_ports: [2055]
@@ -168,7 +172,7 @@ spool:
   dir: %s
   max_mb: 64
   file_mb: 1
-""" % (prefix, ", ".join(list(plugins) + [pmd("mempool_ring")]), port_vdev, model, sl,
+""" % (prefix, ", ".join(list(plugins) + [pmd("mempool_ring")]), port_vdev, port_extra, model, sl,
        extra_group, flush_ms, os.path.join(tmp, "spool"))
     if stats_port:
         y += "stats:\n  listen: 127.0.0.1:%d\n" % stats_port
@@ -194,11 +198,11 @@ def mkpcap(tmp, *args):
     return path, json.loads(r.stdout)
 
 
-def run_dp(cfg, tmp, seconds, ns=None, during=None):
+def run_dp(cfg, tmp, seconds, ns=None, during=None, nsenter=False):
     stats = os.path.join(tmp, "stats.txt")
     errlog = open(os.path.join(tmp, "dp.stderr"), "w")
     p = start([EXE, "--config", cfg, "--run-seconds", str(seconds), "--stats-out", stats],
-              ns=ns, stdout=errlog, stderr=subprocess.STDOUT)
+              ns=ns, nsenter=nsenter, stdout=errlog, stderr=subprocess.STDOUT)
     if during:
         during(p)
     try:
@@ -281,6 +285,17 @@ def t_config(tmp):
         "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 7, colour: red}]}\n"
         "spool: {dir: /tmp}\n": "group.slaves[0].colour",
     }
+    xdp = ("eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: \"%s\", xdp: %s}]\n"
+           "workers: [{lcore: 1, port: p0}]\nflow_ports: [2055]\n"
+           "group: {slaves: [{name: a, host: h, port: 7}]}\nspool: {dir: /tmp}\n")
+    bad[xdp % ("net_pcap0,rx_pcap=x", "{}")] = "ports[0].xdp: only for a net_af_xdp vdev"
+    bad[xdp % ("net_af_xdp0,iface=v", "{allowlist: [10.0.0.0/8, 10.1.2.3/40]}")] = \
+        "ports[0].xdp.allowlist[1]"
+    bad[xdp % ("net_af_xdp0,iface=v", "{allowlist: []}")] = "ports[0].xdp.allowlist"
+    bad[xdp % ("net_af_xdp0,iface=v,xdp_prog=/x.o", "{}")] = "ports[0].vdev: xdp_prog="
+    bad[xdp % ("net_af_xdp0", "{}")] = "ports[0].vdev: net_af_xdp needs iface="
+    bad[xdp % ("net_af_xdp0,iface=v", "{colour: red}")] = "ports[0].xdp.colour: unknown key"
+    bad[""] = "(top): empty document"
     for y, path in bad.items():
         f = os.path.join(tmp, "bad.yaml")
         open(f, "w").write(y)
@@ -288,6 +303,15 @@ def t_config(tmp):
         print(r.stderr.strip())
         if r.returncode == 0 or path not in r.stderr:
             fail("config error for %s not reported with its path" % path)
+    # a missing or wrong program object is reported at start, before EAL,
+    # naming the key
+    f = os.path.join(tmp, "xdp.yaml")
+    for prog, why in (("/nonexistent/flow_steer.bpf.o", "No such file"), (f, "not a BPF object")):
+        open(f, "w").write(xdp % ("net_af_xdp0,iface=lo", "{program: %s}" % prog))
+        r = subprocess.run([EXE, "--config", f], capture_output=True, text=True, timeout=20)
+        print(r.stderr.strip())
+        if r.returncode == 0 or "ports[0].xdp.program" not in r.stderr or why not in r.stderr:
+            fail("a bad ports[0].xdp.program (%s) not reported with its key" % why)
     src = os.environ.get("DP_SRC", "")
     for sample in ("deploy/dataplane-onehost.yaml", "deploy/dataplane-2x10g.yaml"):
         f = os.path.join(src, sample)
@@ -665,6 +689,211 @@ def t_netns_af_xdp(tmp):
         fail("a conversation was split across slaves")
 
 
+# ---- netns + net_af_xdp with our steering program ---------------------------
+
+def t_netns_xdp_steer(tmp):
+    """net_af_xdp with bpf/flow_steer.bpf.o (ports[].xdp): `flowdelta gen
+    --send` exports from netns A reach the dataplane in netns B through
+    AF_XDP and are delivered exactly, while ping and TCP on the same
+    interface go through the kernel; exports from a source outside the
+    allow-list are dropped and counted by the program (`flowdelta xdp
+    status`); the control socket widens the allow-list live; at exit the
+    program is detached and the pins removed."""
+    cli = os.environ.get("DP_CLI", "")
+    obj = os.environ.get("DP_XDP_OBJ", "")
+    if os.geteuid() != 0:
+        skip("needs root (netns, XDP, AF_XDP)")
+    for t in ("ip", "nsenter", "ping"):
+        if not shutil.which(t):
+            skip("%s not installed" % t)
+    if not cli or not os.path.exists(cli):
+        skip("flowdelta CLI (gen, xdp status) not built")
+    if not obj or not os.path.exists(obj):
+        skip("flow_steer.bpf.o not built")
+    if not os.path.ismount("/sys/fs/bpf"):
+        skip("bpffs not mounted on /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")
+    tag = str(os.getpid() % 10000)
+    a, b, va, vb = "fdh8-a" + tag, "fdh8-b" + tag, "fdh8a" + tag, "fdh8b" + tag
+    prefix = "fdh8-" + tag
+    cleanups.append(lambda: shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True))
+    cleanups.append(lambda: shutil.rmtree("/sys/fs/bpf/flowdelta/" + vb, ignore_errors=True))
+
+    def sh(*cmd):
+        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=20)
+        if r.returncode:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+        return r.stdout
+    try:
+        for ns in (a, b):
+            sh("ip", "netns", "add", ns)
+            cleanups.append(lambda ns=ns: subprocess.run(["ip", "netns", "del", ns]))
+        sh("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
+    except RuntimeError as e:
+        skip("network namespaces unavailable: %s" % e)
+    sh("ip", "-n", a, "addr", "add", "10.88.0.1/24", "dev", va)
+    sh("ip", "-n", a, "addr", "add", "10.88.0.9/24", "dev", va)
+    sh("ip", "-n", a, "addr", "add", "fd88::1/64", "dev", va, "nodad")
+    sh("ip", "-n", b, "addr", "add", "10.88.0.2/24", "dev", vb)
+    sh("ip", "-n", b, "addr", "add", "fd88::2/64", "dev", vb, "nodad")
+    for ns, v in ((a, va), (b, vb)):
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "link", "set", v, "up")
+
+    def in_ns(ns, cmd, timeout=30):
+        return subprocess.run(["nsenter", "--net=/run/netns/" + ns] + cmd, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def xdp_status():
+        r = in_ns(b, [cli, "xdp", "status", vb, "--top", "5"])
+        return r.returncode, r.stdout + r.stderr
+
+    def counter(txt, name):
+        m = re.search(r"^%s\s+(\d+)\s" % name, txt, re.M)
+        return int(m.group(1)) if m else -1
+
+    def gen(dest, packets, seed):
+        r = in_ns(a, [cli, "gen", "--version", "10", "--per-packet", "12", "--exporters", "2",
+                      "--seed", str(seed), "--send", dest, "--packets", str(packets),
+                      "--rate", "2000"], timeout=60)
+        m = re.search(r"sent (\d+) packets, (\d+) records", r.stderr)
+        if r.returncode or not m:
+            fail("flowdelta gen --send %s: %s" % (dest, r.stderr))
+        print(r.stderr.strip())
+        if "refused" in r.stderr:
+            fail("exports refused: they went to the kernel, not to AF_XDP")
+        return int(m.group(1)), int(m.group(2))
+
+    slaves = Slaves(tmp, ack=True, ns=b)
+    slaves.start_all()
+    sport = free_port()
+    port_extra = ("    xdp:\n      program: %s\n      allowlist: [10.88.0.1/32, \"fd88::1/128\"]\n"
+                  "      exporter_stats: true\n" % obj)
+    cfg = config(tmp, prefix, "net_af_xdp0,iface=%s" % vb, slaves, "flow-hash",
+                 plugins=[pmd("net_af_xdp")], ctl=True, stats_port=sport, port_extra=port_extra)
+    ctl = os.path.join(tmp, "ctl.sock")
+    want = {"packets": 0, "records": 0, "bad": 0}
+    status = {}
+
+    def during(p):
+        # the dataplane is up once its ports and allow-list are in the maps
+        deadline = time.time() + 30
+        txt = ""
+        while time.time() < deadline and p.poll() is None:
+            rc, txt = xdp_status()
+            if rc == 0 and re.search(r"^ports\s+2055\s*$", txt, re.M) and \
+                    "allow-list enforced" in txt:
+                break
+            time.sleep(0.3)
+        else:
+            print(txt)
+            print(open(os.path.join(tmp, "dp.stderr")).read())
+            fail("the dataplane did not attach and configure flow_steer on %s" % vb)
+        print(txt.split("\n\n")[0])
+        # the kernel path: ping, ping -6, a 100 KB TCP echo on the same veth
+        for target in ("10.88.0.2", "fd88::2"):
+            r = in_ns(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", target])
+            if r.returncode:
+                fail("ping %s through the kernel: %s" % (target, r.stdout + r.stderr))
+            print("ok: ping %s through the kernel" % target)
+        srv = start([sys.executable, "-c",
+                     "import socket\n"
+                     "s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+                     "s.bind(('10.88.0.2',7070));s.listen(1);s.settimeout(20)\n"
+                     "c,_=s.accept();c.settimeout(10);d=b''\n"
+                     "while not d.endswith(b'\\n'):\n"
+                     "  x=c.recv(65536)\n"
+                     "  if not x: break\n"
+                     "  d+=x\n"
+                     "c.sendall(d);c.close()\n"], ns=b, nsenter=True)
+        cl = ("import socket,sys,time\n"
+              "m=b'x'*100000+b'\\n'\n"
+              "for i in range(20):\n"
+              "  try: s=socket.create_connection(('10.88.0.2',7070),timeout=5);break\n"
+              "  except OSError: time.sleep(0.2)\n"
+              "s.sendall(m);g=b''\n"
+              "while len(g)<len(m):\n"
+              "  x=s.recv(65536)\n"
+              "  if not x: break\n"
+              "  g+=x\n"
+              "sys.exit(0 if g==m else 1)\n")
+        r = in_ns(a, [sys.executable, "-c", cl])
+        if r.returncode:
+            fail("TCP echo through the kernel: %s" % r.stderr)
+        srv.wait(10)
+        print("ok: 100 KB TCP echo through the kernel")
+        # allowed exporters, IPv4 and IPv6
+        for dest, n, seed in (("10.88.0.2:2055", 300, 1), ("[fd88::2]:2055", 100, 2)):
+            pk, rec = gen(dest, n, seed)
+            want["packets"] += pk
+            want["records"] += rec
+        # an exporter outside the allow-list: the kernel picks 10.88.0.9 as
+        # source for this route
+        sh("ip", "-n", a, "route", "replace", "10.88.0.2/32", "dev", va, "src", "10.88.0.9")
+        pk, _ = gen("10.88.0.2:2055", 60, 3)
+        want["bad"] += pk
+        time.sleep(0.5)
+        rc, txt = xdp_status()
+        status["before"] = txt
+        # live: the control socket widens the allow-list; .9 now gets through
+        rep = ctl_cmd(ctl, "xdp-allow p0 10.88.0.1/32,10.88.0.9/32,fd88::1/128")
+        if not rep.startswith("ok"):
+            fail("xdp-allow: %s" % rep)
+        bad = ctl_cmd(ctl, "xdp-allow p0 10.88.0.300/32")
+        if not bad.startswith("error"):
+            fail("xdp-allow accepted a bad prefix")
+        pk, rec = gen("10.88.0.2:2055", 40, 4)
+        want["packets"] += pk
+        want["records"] += rec
+        sh("ip", "-n", a, "route", "del", "10.88.0.2/32", "dev", va)
+        # drain: wait (bounded) until nothing is queued, then SIGTERM
+        code = ("import sys,urllib.request,time\n"
+                "end=time.time()+10\n"
+                "while time.time()<end:\n"
+                "  try:\n"
+                "    t=urllib.request.urlopen(sys.argv[1],timeout=2).read().decode()\n"
+                "    v=dict(l.rsplit(' ',1) for l in t.splitlines() if l.startswith('flowdelta_dp_records_'))\n"
+                "    if int(v['flowdelta_dp_records_decoded_total'])>=int(sys.argv[2]) and v['flowdelta_dp_records_queued']=='0': break\n"
+                "  except Exception: pass\n"
+                "  time.sleep(0.1)\n")
+        in_ns(b, [sys.executable, "-c", code, "http://127.0.0.1:%d/metrics" % sport,
+                  str(want["records"])], timeout=20)
+        rc, txt = xdp_status()
+        status["after"] = txt
+        p.send_signal(signal.SIGTERM)
+
+    st, out = run_dp(cfg, tmp, 60, ns=b, during=during, nsenter=True)
+    print("\n".join(l for l in out.splitlines() if "xdp" in l or "conserved" in l))
+    time.sleep(0.3)
+    slaves.stop_all()
+    res = slaves.results()
+    before, after = status.get("before", ""), status.get("after", "")
+    print(after)
+    rx = st.get('flowdelta_dp_port_rx_packets_total{port="p0"}', 0)
+    print("good exports sent %d packets / %d records, from the unlisted source %d packets; "
+          "port rx %d" % (want["packets"], want["records"], want["bad"], rx))
+    if counter(before, "drop_unknown_exporter") != want["bad"]:
+        fail("drop_unknown_exporter = %d, want %d (exports from 10.88.0.9 before it was "
+             "allowed)" % (counter(before, "drop_unknown_exporter"), want["bad"]))
+    if counter(after, "drop_unknown_exporter") != want["bad"]:
+        fail("exports from 10.88.0.9 still dropped after xdp-allow")
+    if counter(after, "redirect_xsk") != want["packets"]:
+        fail("redirect_xsk = %d, want %d" % (counter(after, "redirect_xsk"), want["packets"]))
+    if counter(after, "pass_no_xsk") != 0:
+        fail("pass_no_xsk = %d: exports went to the kernel" % counter(after, "pass_no_xsk"))
+    if counter(after, "pass_not_udp") <= 0:
+        fail("the program saw no ICMP/TCP (kernel path not exercised)")
+    if rx != want["packets"]:
+        fail("the dataplane received %d packets, %d were steered to it" % (rx, want["packets"]))
+    check_conservation(st, want["records"], res)
+    # shutdown: program detached, pins gone
+    r = subprocess.run(["ip", "-n", b, "link", "show", vb], capture_output=True, text=True)
+    if "xdp" in r.stdout:
+        fail("XDP program still attached after shutdown: %s" % r.stdout)
+    if os.path.exists("/sys/fs/bpf/flowdelta/" + vb):
+        fail("pins left in /sys/fs/bpf/flowdelta/%s" % vb)
+    print("ok: program detached and pins removed at shutdown")
+
+
 SCEN = {
     "config": t_config,
     "pcap-flow-hash": t_flow_hash,
@@ -678,6 +907,7 @@ SCEN = {
     "netns-kill-slave": t_netns_kill_slave,
     "netns-live-reconfig": t_netns_live_reconfig,
     "netns-af-xdp": t_netns_af_xdp,
+    "netns-xdp-steer": t_netns_xdp_steer,
 }
 
 
