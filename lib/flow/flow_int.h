@@ -63,6 +63,7 @@ enum opt_field {
 };
 
 #define OP_LEN_VAR 0xffff
+#define TMPL_MAX_VAR 16
 
 struct tmpl_op {
 	uint16_t src_off; /* offset in a fixed-length record */
@@ -85,6 +86,8 @@ struct tmpl {
 	uint32_t refcnt;
 	uint16_t nops;
 	uint16_t nprefix;    /* ops before the first variable-length field */
+	uint16_t nvar;       /* variable-length fields; > TMPL_MAX_VAR: walk ops */
+	uint16_t vfix[17];   /* fixed bytes before var field i; [nvar]: after the last */
 	uint16_t prefix_len; /* bytes of those fields */
 	uint16_t rec_len;  /* fixed: record length; varlen: minimum length */
 	uint8_t varlen;    /* any variable-length field */
