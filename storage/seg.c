@@ -122,6 +122,18 @@ static inline uint64_t zz_enc(int64_t v)
 	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
+/* LEB128 length without a loop: 7 payload bits per byte. */
+static inline size_t varint_len(uint64_t v)
+{
+	/* by leading zeros: (70 - clz) / 7 without the multiply */
+	static const uint8_t len[64] = {
+		10, 9, 9, 9, 9, 9, 9, 9, 8, 8, 8, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 7,
+		6, 6, 6, 6, 6, 6, 6, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 3,
+		3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
+	};
+	return len[__builtin_clzll(v | 1)];
+}
+
 static inline int64_t zz_dec(uint64_t v)
 {
 	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
@@ -168,7 +180,8 @@ int seg_hdr_read(const uint8_t *buf, size_t len, struct seg_hdr *h)
 		return -EBADMSG;
 	if (le32_ld(buf + 60) != st_crc32c(buf, 60))
 		return -EBADMSG;
-	if (le16_ld(buf + 8) != SEG_VERSION || le32_ld(buf + 12) != SEG_HDR_LEN)
+	uint16_t v = le16_ld(buf + 8);
+	if (v < SEG_VERSION_MIN || v > SEG_VERSION || le32_ld(buf + 12) != SEG_HDR_LEN)
 		return -EBADMSG;
 	h->version = le16_ld(buf + 8);
 	h->codec = buf[10];
@@ -202,6 +215,26 @@ static inline uint64_t be64_ld(const uint8_t *p)
  * bytes) as big-endian integers, compared without a memcmp call per row. */
 static void addr_minmax(const uint8_t *a, uint32_t n, uint8_t lo[16], uint8_t hi[16])
 {
+	/* all v4-mapped (the common case): one branch-free pass over the
+	 * last four bytes as a big-endian u32 */
+	uint64_t other = 0;
+	uint32_t l4 = UINT32_MAX, h4 = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *x = a + (size_t)i * 16;
+		uint32_t y = __builtin_bswap32(le32_ld(x + 12));
+		other |= le64_ld(x) | (le32_ld(x + 8) ^ 0xffff0000u);
+		l4 = y < l4 ? y : l4;
+		h4 = y > h4 ? y : h4;
+	}
+	if (!other) {
+		memcpy(lo, a, 12);
+		memcpy(hi, a, 12);
+		l4 = __builtin_bswap32(l4);
+		h4 = __builtin_bswap32(h4);
+		memcpy(lo + 12, &l4, 4);
+		memcpy(hi + 12, &h4, 4);
+		return;
+	}
 	uint64_t lh = be64_ld(a), ll = be64_ld(a + 8), hh = lh, hl = ll;
 	uint32_t li = 0, hi_i = 0;
 	for (uint32_t i = 1; i < n; i++) {
@@ -313,7 +346,22 @@ struct blk_enc {
 	uint32_t gen4;
 	struct buf dict;  /* dictionary values */
 	struct buf ints;  /* u64 values of one integer column, transformed */
+	/* DICT indices of the address columns that other columns may depend
+	 * on (ENC_DEP): pnd[p] entries, 0 when column dep_parent[p] is not a
+	 * DICT in the block being encoded */
+	uint16_t *pidx[2];
+	uint32_t pnd[2];
+	uint64_t *dep;    /* scratch: sort keys, hot/cold codes, quotients */
+	uint32_t *cnt;    /* ENC_PDICT: occurrences per 16-bit value */
+	uint32_t *rem;    /* ENC_PERPKT: remainders */
+	uint32_t hist[4096]; /* ENC_DICT_HOT: entries per count (HOT_CAP) */
+	uint32_t *stamp;  /* ENC_DEP: attempt that set each table entry */
+	uint32_t dep_gen;
 };
+
+/* Columns that ENC_DEP may name as parent: routers derive AS numbers,
+ * masks, next hop and interfaces from these addresses (FIB lookups). */
+static const uint8_t dep_parent[2] = { ST_COL_SRC_ADDR, ST_COL_DST_ADDR };
 
 struct blk_enc *blk_enc_new(enum st_codec codec, int level)
 {
@@ -326,8 +374,20 @@ struct blk_enc *blk_enc_new(enum st_codec codec, int level)
 	e->map = malloc(65536 * sizeof(*e->map));
 	e->slots = calloc(DICT_SLOTS, sizeof(*e->slots));
 	e->slots4 = calloc(DICT_SLOTS, sizeof(*e->slots4));
+	e->pidx[0] = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint16_t));
+	e->pidx[1] = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint16_t));
+	e->dep = malloc(ST_BLOCK_ROWS_MAX * sizeof(*e->dep));
+	e->cnt = malloc(65536 * sizeof(*e->cnt));
+	e->rem = malloc(ST_BLOCK_ROWS_MAX * sizeof(*e->rem));
+	e->stamp = calloc(ST_BLOCK_ROWS_MAX, sizeof(*e->stamp));
+	if (!e->pidx[0] || !e->pidx[1] || !e->dep || !e->cnt || !e->rem || !e->stamp) {
+		blk_enc_free(e);
+		errno = ENOMEM;
+		return NULL;
+	}
 	if (codec == ST_CODEC_ZSTD)
 		e->zc = ZSTD_createCCtx();
+
 	if (!e->idx || !e->map || !e->slots || !e->slots4 || (codec == ST_CODEC_ZSTD && !e->zc) || codec > ST_CODEC_ZSTD) {
 		blk_enc_free(e);
 		errno = codec > ST_CODEC_ZSTD ? EINVAL : ENOMEM;
@@ -350,6 +410,12 @@ void blk_enc_free(struct blk_enc *e)
 	free(e->map);
 	free(e->slots);
 	free(e->slots4);
+	free(e->pidx[0]);
+	free(e->pidx[1]);
+	free(e->dep);
+	free(e->cnt);
+	free(e->rem);
+	free(e->stamp);
 	free(e);
 }
 
@@ -373,13 +439,35 @@ static inline bool eq_w(const uint8_t *a, const uint8_t *b, unsigned w)
 	}
 }
 
+/* Branch-free (vectorised) over chunks of 4096 rows, stopping after the
+ * first chunk that differs: most columns are not constant. */
+#define ALL_EQ(T, LD)                                                          \
+	do {                                                                   \
+		T x0 = LD(v), d = 0;                                           \
+		for (uint32_t i = 0; i < n && !d; i += 4096) {                 \
+			uint32_t end = n - i < 4096 ? n : i + 4096;            \
+			for (uint32_t j = i; j < end; j++)                     \
+				d |= LD(v + (size_t)j * sizeof(T)) ^ x0;       \
+		}                                                              \
+		return !d;                                                     \
+	} while (0)
+#define LD1(p) (*(p))
+
 static bool all_equal(const uint8_t *v, uint32_t n, unsigned w)
 {
+	switch (w) {
+	case 1: ALL_EQ(uint8_t, LD1);
+	case 2: ALL_EQ(uint16_t, le16_ld);
+	case 4: ALL_EQ(uint32_t, le32_ld);
+	case 8: ALL_EQ(uint64_t, le64_ld);
+	}
 	for (uint32_t i = 1; i < n; i++)
 		if (!eq_w(v, v + (size_t)i * w, w))
 			return false;
 	return true;
 }
+#undef ALL_EQ
+#undef LD1
 
 static inline uint32_t hash_val(const uint8_t *v, unsigned w)
 {
@@ -437,8 +525,10 @@ static uint32_t dict_direct(struct blk_enc *e, const uint8_t *v, uint32_t n, uns
 
 /* IPv4 addresses: the value sits in its slot, so a probe is one cache
  * miss, not two (slot, then the dictionary entry to compare). */
-static uint32_t dict_hash4(struct blk_enc *e, const uint8_t *v, uint32_t n, uint32_t cap)
+static uint32_t dict_hash4_bits(struct blk_enc *e, const uint8_t *v, uint32_t n, uint32_t cap,
+				unsigned bits)
 {
+	uint32_t mask = (1u << bits) - 1;
 	if (++e->gen4 > 0xffff) {
 		memset(e->slots4, 0, DICT_SLOTS * sizeof(*e->slots4));
 		e->gen4 = 1;
@@ -447,29 +537,50 @@ static uint32_t dict_hash4(struct blk_enc *e, const uint8_t *v, uint32_t n, uint
 	e->dict.len = 0;
 	if (buf_reserve(&e->dict, (size_t)(cap < n ? cap : n) * 4))
 		return 0;
-	uint32_t nd = 0;
+	uint32_t nd = 0, last = 0, last_ix = 0;
+	uint64_t *slots = e->slots4;
+	uint16_t *idx = e->idx;
+	uint8_t *dv = e->dict.p;
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t x = le32_ld(v + (size_t)i * 4);
-		uint32_t s = hash_val(v + (size_t)i * 4, 4) & (DICT_SLOTS - 1);
+		/* exporters, next hops: long runs of one value */
+		if (x == last && i) {
+			idx[i] = (uint16_t)last_ix;
+			continue;
+		}
+		last = x;
+		uint32_t s = hash_val(v + (size_t)i * 4, 4) & mask;
 		for (;;) {
-			uint64_t t = e->slots4[s];
+			uint64_t t = slots[s];
 			if ((t & 0xffff000000000000ull) != g) {
 				if (nd == cap)
 					return 0;
-				le32_st(e->dict.p + (size_t)nd * 4, x);
-				e->slots4[s] = g | (uint64_t)nd << 32 | x;
-				e->idx[i] = (uint16_t)nd++;
+				le32_st(dv + (size_t)nd * 4, x);
+				slots[s] = g | (uint64_t)nd << 32 | x;
+				last_ix = nd++;
 				break;
 			}
 			if ((uint32_t)t == x) {
-				e->idx[i] = (uint16_t)(t >> 32);
+				last_ix = (uint32_t)(t >> 32) & 0xffff;
 				break;
 			}
-			s = (s + 1) & (DICT_SLOTS - 1);
+			s = (s + 1) & mask;
 		}
+		idx[i] = (uint16_t)last_ix;
 	}
 	e->dict.len = (size_t)nd * 4;
 	return nd;
+}
+
+/* A block's addresses usually number a few thousand: a table of 2^15
+ * slots (256 KiB) stays in L2, where the full one (1 MiB) would miss on
+ * most probes. Over 2^14 entries (half full) it starts again full size. */
+static uint32_t dict_hash4(struct blk_enc *e, const uint8_t *v, uint32_t n, uint32_t cap)
+{
+	uint32_t nd = dict_hash4_bits(e, v, n, cap < 16384 ? cap : 16384, 15);
+	if (nd || cap <= 16384)
+		return nd;
+	return dict_hash4_bits(e, v, n, cap, DICT_BITS);
 }
 
 /* Dictionary of n values of width w; indices to e->idx. Returns the number
@@ -548,27 +659,30 @@ static int enc_planes(struct buf *raw, const uint8_t *v, uint32_t n, unsigned w)
 	return 0;
 }
 
-/* u32 ndict, values, indices packed LSB-first at idx_bits(nd) bits each. */
-static int enc_dict(struct blk_enc *e, uint32_t n, unsigned w, uint32_t nd)
+/* Append n indices (each < 2^b, b <= 16) packed LSB-first at b bits; the
+ * caller reserved the room. */
+static void pack_idx(struct buf *buf, const uint16_t *ix, uint32_t n, unsigned b)
 {
-	size_t len = dict_size(n, w, nd);
-	if (buf_reserve(&e->raw, len + 16))
-		return -ENOMEM;
-	uint8_t *o = e->raw.p;
-	le32_st(o, nd);
-	memcpy(o + 4, e->dict.p, (size_t)nd * w);
-	o += 4 + (size_t)nd * w;
-	unsigned b = idx_bits(nd);
-	const uint16_t *ix = e->idx;
+	uint8_t *o = buf->p + buf->len;
 	uint32_t i = 0;
 	/* Eight indices fill exactly b bytes, so groups of eight are packed
-	 * with independent shifts and stay byte-aligned (no carried state);
-	 * b <= 16 makes a group at most 128 bits. */
-	for (; i + 8 <= n; i += 8, o += b) {
-		unsigned __int128 g = 0;
-		for (unsigned j = 0; j < 8; j++)
-			g |= (unsigned __int128)ix[i + j] << (j * b);
-		memcpy(o, &g, b); /* little-endian host: low bytes first */
+	 * with independent shifts and stay byte-aligned (no carried state).
+	 * Each group is stored whole (8 or 16 bytes: callers reserve 16 bytes
+	 * of slack) and the next group overwrites the excess. */
+	if (b <= 8) {
+		for (; i + 8 <= n; i += 8, o += b) {
+			uint64_t g = 0;
+			for (unsigned j = 0; j < 8; j++)
+				g |= (uint64_t)ix[i + j] << (j * b);
+			le64_st(o, g);
+		}
+	} else {
+		for (; i + 8 <= n; i += 8, o += b) {
+			unsigned __int128 g = 0;
+			for (unsigned j = 0; j < 8; j++)
+				g |= (unsigned __int128)ix[i + j] << (j * b);
+			memcpy(o, &g, 16); /* little-endian host: low bytes first */
+		}
 	}
 	uint64_t acc = 0;
 	unsigned have = 0;
@@ -583,15 +697,263 @@ static int enc_dict(struct blk_enc *e, uint32_t n, unsigned w, uint32_t nd)
 	}
 	if (have)
 		*o++ = (uint8_t)acc;
-	e->raw.len = (size_t)(o - e->raw.p);
-	return e->raw.len == len ? 0 : -EINVAL;
+	buf->len = (size_t)(o - buf->p);
 }
 
-/* LEB128 length without a loop: 7 payload bits per byte. */
-static inline size_t varint_len(uint64_t v)
+/* Append u32 nd, the nd values of e->dict, then the n indices ix[] packed
+ * LSB-first at idx_bits(nd) bits each. */
+static int put_dict(struct blk_enc *e, const uint16_t *ix, uint32_t n, unsigned w, uint32_t nd)
 {
-	return (size_t)(70 - __builtin_clzll(v | 1)) / 7;
+	size_t len = dict_size(n, w, nd), start = e->raw.len;
+	if (buf_reserve(&e->raw, len + 16))
+		return -ENOMEM;
+	uint8_t *o = e->raw.p + start;
+	le32_st(o, nd);
+	memcpy(o + 4, e->dict.p, (size_t)nd * w);
+	o += 4 + (size_t)nd * w;
+	e->raw.len = (size_t)(o - e->raw.p);
+	pack_idx(&e->raw, ix, n, idx_bits(nd));
+	return e->raw.len == start + len ? 0 : -EINVAL;
 }
+
+static int enc_dict(struct blk_enc *e, uint32_t n, unsigned w, uint32_t nd)
+{
+	e->raw.len = 0;
+	return put_dict(e, e->idx, n, w, nd);
+}
+
+/* Sort a dictionary of IPv4 addresses (e->dict: nd entries of 4 bytes,
+ * network order) ascending and renumber e->idx[0..n). Sorted, the
+ * dictionary shrinks to LEB128 gaps (ENC_DICT_DELTA: an internal /16 costs
+ * a byte an entry), and tables of columns that depend on the address
+ * (ENC_DEP) follow address order, where LZ4 finds runs (one mask, one
+ * interface per subnet). LSD radix sort, 3 x 11 bits: no comparisons. */
+static int dict_sort4(struct blk_enc *e, uint32_t n, uint32_t nd)
+{
+	if (buf_reserve(&e->ints, (size_t)nd * 8))
+		return -ENOMEM;
+	uint64_t *a = e->dep, *t = (uint64_t *)(void *)e->ints.p;
+	uint8_t *dv = e->dict.p;
+	for (uint32_t k = 0; k < nd; k++)
+		a[k] = (uint64_t)__builtin_bswap32(le32_ld(dv + (size_t)k * 4)) << 32 | k;
+	uint32_t cnt[2048];
+	for (unsigned shift = 32; shift < 64; shift += 11) {
+		memset(cnt, 0, sizeof(cnt));
+		for (uint32_t k = 0; k < nd; k++)
+			cnt[(a[k] >> shift) & 2047]++;
+		uint32_t sum = 0;
+		for (unsigned j = 0; j < 2048; j++) {
+			uint32_t c = cnt[j];
+			cnt[j] = sum;
+			sum += c;
+		}
+		for (uint32_t k = 0; k < nd; k++)
+			t[cnt[(a[k] >> shift) & 2047]++] = a[k];
+		uint64_t *x = a;
+		a = t;
+		t = x;
+	}
+	uint16_t *perm = e->map;
+	for (uint32_t k = 0; k < nd; k++) {
+		le32_st(dv + (size_t)k * 4, __builtin_bswap32((uint32_t)(a[k] >> 32)));
+		perm[(uint32_t)a[k]] = (uint16_t)k;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		e->idx[i] = perm[e->idx[i]];
+	return 0;
+}
+
+/* Bytes of the LEB128 values of a sorted 4-byte address dictionary. */
+static size_t dict_delta_vals(const uint8_t *dv, uint32_t nd)
+{
+	size_t len = 0;
+	uint32_t prev = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		uint32_t x = __builtin_bswap32(le32_ld(dv + (size_t)k * 4));
+		len += varint_len(x - prev);
+		prev = x;
+	}
+	return len;
+}
+
+/* ENC_DICT_HOT: the k = 2^hb most frequent entries ("hot") get hb-bit
+ * codes, the others their b-bit index, and one flag bit a row says which.
+ * Returns the hb that minimises the index bits, 0 when a flag per row does
+ * not pay (then *hot_t is unset). Addresses are heavy-tailed (a few hosts
+ * and servers carry most flows), which is what this exploits. Counts come
+ * from a histogram of counts, so choosing costs O(nd), not a sort. */
+#define HOT_CAP 4096
+static unsigned hot_plan(struct blk_enc *e, uint32_t n, uint32_t nd, uint32_t *hot_t,
+			 uint32_t *hot_at_t)
+{
+	uint32_t *cnt = e->cnt;
+	memset(cnt, 0, (size_t)nd * sizeof(*cnt));
+	for (uint32_t i = 0; i < n; i++)
+		cnt[e->idx[i]]++;
+	/* hist[c]: entries seen c times (c < HOT_CAP); big: the others */
+	uint32_t *hist = e->hist;
+	memset(hist, 0, sizeof(e->hist));
+	uint32_t nbig = 0;
+	uint64_t bigrows = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		if (cnt[k] >= HOT_CAP) {
+			nbig++;
+			bigrows += cnt[k];
+		} else {
+			hist[cnt[k]]++;
+		}
+	}
+	/* one pass down the counts: where the k = 2^hb most frequent
+	 * entries end (count t, of which the first at_t entries), and the
+	 * rows they cover */
+	unsigned b = idx_bits(nd), best_hb = 0, hb = 1;
+	uint32_t t_of[13] = { 0 }, at_of[13] = { 0 };
+	uint64_t cov_of[13] = { 0 }, ent = nbig, cov = bigrows;
+	while (hb <= 12 && (1u << hb) < nbig)
+		hb++; /* the cap hides the order of the biggest: skip */
+	unsigned hb0 = hb;
+	for (uint32_t c = HOT_CAP - 1; c >= 1 && hb <= 12; c--) {
+		while (hb <= 12 && ent + hist[c] > (1u << hb)) {
+			t_of[hb] = c;
+			at_of[hb] = (1u << hb) - (uint32_t)ent;
+			cov_of[hb] = cov + (uint64_t)at_of[hb] * c;
+			hb++;
+		}
+		ent += hist[c];
+		cov += (uint64_t)hist[c] * c;
+	}
+	uint64_t best = (uint64_t)n * b;
+	for (unsigned h = hb0; h < hb && h < b; h++) {
+		uint64_t k = 1u << h;
+		uint64_t bits = n + cov_of[h] * h + (n - cov_of[h]) * b + k * 16;
+		if (bits < best) {
+			best = bits;
+			best_hb = h;
+		}
+	}
+	if (!best_hb)
+		return 0;
+	/* hot: entries above count t, and the first at_t of those at t */
+	*hot_t = t_of[best_hb];
+	*hot_at_t = at_of[best_hb];
+	return best_hb;
+}
+
+/* ENC_DICT_DELTA: u32 nd, the first value and then the gaps as LEB128,
+ * indices as in DICT; or ENC_DICT_HOT, the same entries and hot codes. */
+static int enc_dict_delta(struct blk_enc *e, enum st_col c, uint32_t n, uint32_t nd, uint8_t *enc)
+{
+	for (unsigned p = 0; p < 2; p++)
+		if (c == dep_parent[p])
+			e->pnd[p] = nd;
+	e->raw.len = 0;
+	if (buf_reserve(&e->raw, 4 + (size_t)nd * 5 + 3 + (size_t)HOT_CAP * 2 + (size_t)n * 4 + 64))
+		return -ENOMEM;
+	le32_st(e->raw.p, nd);
+	e->raw.len = 4;
+	uint32_t prev = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		uint32_t x = __builtin_bswap32(le32_ld(e->dict.p + (size_t)k * 4));
+		put_varint(&e->raw, x - prev);
+		prev = x;
+	}
+	uint32_t t = 0, at_t = 0;
+	unsigned hb = hot_plan(e, n, nd, &t, &at_t);
+	*enc = hb ? ENC_DICT_HOT : ENC_DICT_DELTA;
+	if (!hb) {
+		pack_idx(&e->raw, e->idx, n, idx_bits(nd));
+		return 0;
+	}
+	/* hot entries in index order; code[k]: hb-bit code + 1, 0 = cold */
+	uint16_t *code = e->map;
+	uint32_t nh = 0;
+	uint8_t *o = e->raw.p + e->raw.len;
+	o[0] = (uint8_t)hb;
+	uint8_t *hl = o + 3;
+	for (uint32_t k = 0; k < nd; k++) {
+		bool hot = e->cnt[k] > t || (e->cnt[k] == t && at_t && (at_t--, true));
+		code[k] = hot ? (uint16_t)(nh + 1) : 0;
+		if (hot)
+			le16_st(hl + (size_t)nh++ * 2, (uint16_t)k);
+	}
+	le16_st(o + 1, (uint16_t)(nh - 1));
+	e->raw.len += 3 + (size_t)nh * 2;
+	/* flags, then hot codes, then cold indices (two u16 streams) */
+	uint16_t *hs = (uint16_t *)(void *)e->dep, *cs = hs + n;
+	uint32_t nhot = 0, ncold = 0;
+	o = e->raw.p + e->raw.len;
+	memset(o, 0, ((size_t)n + 7) / 8);
+	for (uint32_t i = 0; i < n;) {
+		uint32_t end = n - i < 8 ? n : i + 8;
+		uint8_t f = 0;
+		for (unsigned j = 0; i < end; i++, j++) {
+			uint16_t k = e->idx[i], h = code[k];
+			f |= (uint8_t)((h != 0) << j);
+			hs[nhot] = (uint16_t)(h - 1);
+			cs[ncold] = k;
+			nhot += h != 0;
+			ncold += h == 0;
+		}
+		o[(i - 1) >> 3] = f;
+	}
+	e->raw.len += ((size_t)n + 7) / 8;
+	pack_idx(&e->raw, hs, nhot, hb);
+	pack_idx(&e->raw, cs, ncold, idx_bits(nd));
+	return 0;
+}
+
+/* enc_dict() of a column, which ENC_DEP children may then name */
+static int enc_dict_parent(struct blk_enc *e, enum st_col c, uint32_t n, unsigned w, uint32_t nd)
+{
+	for (unsigned p = 0; p < 2; p++)
+		if (c == dep_parent[p])
+			e->pnd[p] = nd;
+	return enc_dict(e, n, w, nd);
+}
+
+/* ENC_DEP: is column v (width w <= 4) a function of parent p's dictionary
+ * entry? Then store that function: one value per parent entry, itself as
+ * a dictionary. Returns 0 with the chunk in e->raw, 1 when v is not a
+ * function of the parent (the first row that contradicts stops the scan),
+ * or -ENOMEM. */
+static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, unsigned p)
+{
+	uint32_t np = e->pnd[p];
+	const uint16_t *pi = e->pidx[p];
+	uint32_t *t = e->rem, *stamp = e->stamp;
+	/* entries of earlier attempts are stale by their stamp: no clearing
+	 * of the table, which most attempts abandon after a few rows */
+	if (++e->dep_gen == 0) {
+		memset(stamp, 0, ST_BLOCK_ROWS_MAX * sizeof(*stamp));
+		e->dep_gen = 1;
+	}
+	uint32_t g = e->dep_gen;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t x = w == 1 ? v[i] : w == 2 ? le16_ld(v + (size_t)i * 2) : le32_ld(v + (size_t)i * 4);
+		uint32_t k = pi[i];
+		if (stamp[k] != g) {
+			stamp[k] = g;
+			t[k] = x;
+		} else if (t[k] != x) {
+			return 1;
+		}
+	}
+	/* the table as w-byte values (every parent entry occurs in a row) */
+	if (buf_reserve(&e->vals, (size_t)np * w + 8))
+		return -ENOMEM;
+	for (uint32_t k = 0; k < np; k++)
+		le32_st(e->vals.p + (size_t)k * w, t[k]); /* 4-byte store, next overwrites */
+	uint32_t nd = dict_build(e, e->vals.p, np, w, 65536);
+	if (!nd)
+		return -ENOMEM;
+	e->raw.len = 0;
+	if (buf_reserve(&e->raw, 5))
+		return -ENOMEM;
+	e->raw.p[0] = dep_parent[p];
+	e->raw.len = 1;
+	return put_dict(e, e->idx, np, w, nd);
+}
+
 
 /* Bits needed for v (0 for 0). */
 static unsigned bits_of(uint64_t v)
@@ -604,20 +966,26 @@ static unsigned bits_of(uint64_t v)
 /* Append n values at w bits each, LSB-first (FORMAT.md §5). */
 static void put_bits(struct buf *b, const uint64_t *u, uint32_t n, unsigned w)
 {
+	/* whole 64-bit words while they fill, then the last bytes: no store
+	 * goes past the packed length */
 	uint8_t *o = b->p + b->len;
 	uint64_t acc = 0;
-	unsigned have = 0;
+	unsigned have = 0; /* bits in acc, < 64 */
 	for (uint32_t i = 0; i < n; i++) {
-		acc |= u[i] << have;
+		uint64_t x = u[i];
+		acc |= x << have;
 		have += w;
-		while (have >= 8) {
-			*o++ = (uint8_t)acc;
-			acc >>= 8;
-			have -= 8;
+		if (have >= 64) {
+			le64_st(o, acc);
+			o += 8;
+			have -= 64;
+			acc = have ? x >> (w - have) : 0;
 		}
 	}
-	if (have)
+	for (; have; have = have > 8 ? have - 8 : 0) {
 		*o++ = (uint8_t)acc;
+		acc >>= 8;
+	}
 	b->len = (size_t)(o - b->p);
 }
 
@@ -627,10 +995,25 @@ static inline uint64_t get_bits(const uint8_t *p, size_t len, uint32_t i, unsign
 {
 	size_t bit = (size_t)i * w, by = bit >> 3;
 	uint64_t x = 0;
-	size_t k = len - by < 8 ? len - by : 8;
-	memcpy(&x, p + by, k);
+	if (by + 8 <= len)
+		x = le64_ld(p + by);
+	else
+		memcpy(&x, p + by, len - by);
 	x >>= bit & 7;
 	return w == 64 ? x : x & ((1ull << w) - 1);
+}
+
+/* Index i of a packed index array of len bytes (b <= 16 bits, so three
+ * bytes hold it); the caller checked len against the index count. */
+static inline uint32_t get_idx(const uint8_t *ix, size_t len, uint32_t i, unsigned b)
+{
+	size_t bit = (size_t)i * b, by = bit >> 3;
+	uint32_t x = ix[by];
+	if (by + 1 < len)
+		x |= (uint32_t)ix[by + 1] << 8;
+	if (by + 2 < len)
+		x |= (uint32_t)ix[by + 2] << 16;
+	return (x >> (bit & 7)) & ((1u << b) - 1);
 }
 
 /* Body of an integer column: LEB128 or fixed width, whichever is smaller.
@@ -657,6 +1040,201 @@ static bool put_ints(struct buf *b, const uint64_t *u, uint32_t n, unsigned *w_o
 	return false;
 }
 
+/* A 16-bit column (ports, VLAN): DICT, PDICT or PLANES, whichever is
+ * smallest. PDICT: the most frequent values (service ports) get short
+ * codes, the rest (ephemeral ports) are stored as exceptions at a fixed
+ * width. A plain dictionary spends log2(distinct) bits on every row; here a
+ * row costs b bits, plus eb when it is an exception. Sets *enc; 0 or
+ * -ENOMEM. */
+#define PDICT_CAND 1024
+static int cand_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a >> 16, y = *(const uint32_t *)b >> 16;
+	return x > y ? -1 : x < y; /* count descending */
+}
+
+static int enc_u16(struct blk_enc *e, const uint16_t *v, uint32_t n, uint8_t *enc)
+{
+	uint32_t mn = 65535, mx = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		mn = v[i] < mn ? v[i] : mn;
+		mx = v[i] > mx ? v[i] : mx;
+	}
+	/* one counting pass serves DICT (distinct values) and PDICT (the most
+	 * frequent ones); tables are touched only over [mn, mx] */
+	uint32_t *cnt = e->cnt, range = mx - mn + 1;
+	memset(cnt + mn, 0, range * sizeof(*cnt));
+	for (uint32_t i = 0; i < n; i++)
+		cnt[v[i]]++;
+	/* candidates: count << 16 | value, for values on at least 1/512 of
+	 * the rows (so at most 512 of them) */
+	uint32_t thr = n / 512 > 2 ? n / 512 : 2, cand[PDICT_CAND], nc = 0, nd = 0;
+	for (uint32_t x = mn; x <= mx; x++) {
+		if (!cnt[x])
+			continue;
+		nd++;
+		if (cnt[x] >= thr && nc < PDICT_CAND)
+			cand[nc++] = (cnt[x] > 65535 ? 65535u : cnt[x]) << 16 | x;
+	}
+	size_t plain = (size_t)n * 2, dsz = nd >= 2 ? dict_size(n, 2, nd) : SIZE_MAX;
+	/* best PDICT code width b: 2^b - 1 entries; exceptions priced at the
+	 * width of the whole column's range (their own is known only later) */
+	unsigned eb_all = bits_of(mx - mn), b = 0;
+	size_t pest = SIZE_MAX;
+	if (nc) {
+		qsort(cand, nc, sizeof(cand[0]), cand_cmp);
+		uint64_t best = UINT64_MAX, cov = 0;
+		uint32_t k = 0;
+		for (unsigned bb = 1; bb <= 8; bb++) {
+			for (; k < nc && k < (1u << bb) - 1; k++)
+				cov += cnt[cand[k] & 0xffff];
+			uint64_t bits = (uint64_t)n * bb + (n - cov) * eb_all + (uint64_t)k * 16;
+			if (bits < best) {
+				best = bits;
+				b = bb;
+			}
+			if (k == nc)
+				break;
+		}
+		pest = 18 + best / 8;
+	}
+	uint16_t *map = e->map;
+	if (dsz < plain && dsz <= pest) {
+		/* DICT, entries in ascending order */
+		e->dict.len = 0;
+		if (buf_reserve(&e->dict, (size_t)nd * 2))
+			return -ENOMEM;
+		uint32_t k = 0;
+		for (uint32_t x = mn; x <= mx; x++)
+			if (cnt[x]) {
+				le16_st(e->dict.p + (size_t)k * 2, (uint16_t)x);
+				map[x] = (uint16_t)k++;
+			}
+		for (uint32_t i = 0; i < n; i++)
+			e->idx[i] = map[v[i]];
+		*enc = ENC_DICT;
+		return enc_dict(e, n, 2, nd);
+	}
+	if (pest >= plain) {
+		*enc = ENC_PLANES;
+		return enc_planes(&e->raw, (const uint8_t *)v, n, 2);
+	}
+	uint32_t nd_p = nc < (1u << b) - 1 ? nc : (1u << b) - 1;
+	uint16_t *code = e->idx;
+	memset(map + mn, 0, range * sizeof(*map));
+	for (uint32_t j = 0; j < nd_p; j++)
+		map[cand[j] & 0xffff] = (uint16_t)(j + 1);
+	if (buf_reserve(&e->ints, (size_t)n * 8))
+		return -ENOMEM;
+	uint64_t *ex = (uint64_t *)(void *)e->ints.p;
+	uint32_t ne = 0;
+	uint64_t emn = UINT64_MAX, emx = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		code[i] = map[v[i]];
+		ex[ne] = v[i];
+		ne += !code[i];
+	}
+	for (uint32_t i = 0; i < ne; i++) {
+		emn = ex[i] < emn ? ex[i] : emn;
+		emx = ex[i] > emx ? ex[i] : emx;
+	}
+	if (!ne)
+		emn = emx = 0;
+	unsigned eb = bits_of(emx - emn);
+	size_t len = 1 + 4 + (size_t)nd_p * 2 + ((size_t)n * b + 7) / 8 + 4 + 9 +
+		     ((size_t)ne * eb + 7) / 8;
+	if (len >= plain) {
+		*enc = ENC_PLANES;
+		return enc_planes(&e->raw, (const uint8_t *)v, n, 2);
+	}
+	e->raw.len = 0;
+	if (buf_reserve(&e->raw, len + 16))
+		return -ENOMEM;
+	uint8_t *o = e->raw.p;
+	o[0] = (uint8_t)b;
+	le32_st(o + 1, nd_p);
+	for (uint32_t j = 0; j < nd_p; j++)
+		le16_st(o + 5 + (size_t)j * 2, (uint16_t)(cand[j] & 0xffff));
+	e->raw.len = 5 + (size_t)nd_p * 2;
+	pack_idx(&e->raw, code, n, b);
+	o = e->raw.p + e->raw.len;
+	le32_st(o, ne);
+	le64_st(o + 4, emn);
+	o[12] = (uint8_t)eb;
+	e->raw.len += 13;
+	for (uint32_t i = 0; i < ne; i++)
+		ex[i] -= emn;
+	put_bits(&e->raw, ex, ne, eb);
+	*enc = ENC_PDICT;
+	return e->raw.len == len ? 0 : -EINVAL;
+}
+
+/* Divisor of row i of an ENC_PERPKT column: its packet count, 1 for 0. */
+static inline uint64_t pp_div(const uint64_t *p, uint32_t i)
+{
+	return p[i] ? p[i] : 1;
+}
+
+/* ENC_PERPKT: v[i] = q[i] * d[i] + r[i] with d the row's packet count
+ * (pp_div). Bytes per packet is a packet size (tens to 1500), narrower than
+ * the total; r[i] < d[i] takes bits_of(d[i] - 1) bits, which the decoder
+ * derives from
+ * the packets column it has already decoded. Returns 0 with the chunk in
+ * e->raw, 1 when not smaller than limit bytes (or a packet count needs
+ * more than 32 bits), -ENOMEM. */
+static int enc_perpkt(struct blk_enc *e, const uint64_t *v, const uint64_t *p, uint32_t n,
+		      size_t limit)
+{
+	uint64_t *q = e->dep, qmn = UINT64_MAX, qmx = 0, rbits = 0;
+	uint32_t *r = e->rem;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t d = pp_div(p, i);
+		if (d >> 32)
+			return 1;
+		/* 32-bit division where it fits: several times the throughput */
+		if (!(v[i] >> 32))
+			q[i] = (uint32_t)v[i] / (uint32_t)d;
+		else
+			q[i] = v[i] / d;
+		r[i] = (uint32_t)(v[i] - q[i] * d);
+		qmn = q[i] < qmn ? q[i] : qmn;
+		qmx = q[i] > qmx ? q[i] : qmx;
+		rbits += bits_of(d - 1);
+	}
+	unsigned qb = bits_of(qmx - qmn);
+	if (qb > PACK_MAX_W)
+		return 1;
+	size_t len = 9 + ((size_t)n * qb + 7) / 8 + (size_t)((rbits + 7) / 8);
+	if (len >= limit)
+		return 1;
+	e->raw.len = 0;
+	if (buf_reserve(&e->raw, len + 16))
+		return -ENOMEM;
+	le64_st(e->raw.p, qmn);
+	e->raw.p[8] = (uint8_t)qb;
+	e->raw.len = 9;
+	for (uint32_t i = 0; i < n; i++)
+		q[i] -= qmn;
+	put_bits(&e->raw, q, n, qb);
+	/* remainders at each row's own width, one bit string */
+	uint8_t *o = e->raw.p + e->raw.len;
+	uint64_t acc = 0;
+	unsigned have = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		acc |= (uint64_t)r[i] << have; /* have < 8, width <= 32 */
+		have += bits_of(pp_div(p, i) - 1);
+		while (have >= 8) {
+			*o++ = (uint8_t)acc;
+			acc >>= 8;
+			have -= 8;
+		}
+	}
+	if (have)
+		*o++ = (uint8_t)acc;
+	e->raw.len = (size_t)(o - e->raw.p);
+	return e->raw.len == len ? 0 : -EINVAL;
+}
+
 /* Encode one column of src into e->raw; sets *enc and *width. */
 static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col c, uint8_t *enc,
 		      uint8_t *width)
@@ -670,18 +1248,53 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		/* last_ms: records leave an exporter roughly in the order they
 		 * end, so deltas from the previous row are small */
 		const uint64_t *t = src->col[c];
-		if (buf_reserve(&e->raw, 9 + (size_t)n * 10) || buf_reserve(&e->ints, (size_t)n * 8))
+		if (buf_reserve(&e->raw, 17 + (size_t)n * 10) || buf_reserve(&e->ints, (size_t)n * 8))
 			return -ENOMEM;
-		uint64_t *u = (uint64_t *)(void *)e->ints.p, prev = t[0];
+		/* Deltas from the previous row span two jitters (an exporter's
+		 * records end up to its inactive timeout before the export);
+		 * the distance below the latest end seen so far spans one:
+		 * MAXDELTA, a bit less a row, when it is the smaller. */
+		uint64_t *u = (uint64_t *)(void *)e->ints.p, prev = t[0], ref = t[0], zmx = 0;
+		int64_t dmn = INT64_MAX, dmx = INT64_MIN;
+		/* the reference starts at the latest end among the first rows,
+		 * not at row 0's, which may lie a whole jitter below them */
+		for (uint32_t i = 1; i < n && i < 512; i++)
+			ref = t[i] > ref ? t[i] : ref;
+		uint64_t base = ref;
+		size_t vsz = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			u[i] = zz_enc((int64_t)(t[i] - prev));
 			prev = t[i];
+			zmx |= u[i];
+			vsz += varint_len(u[i]);
+			int64_t d = (int64_t)(ref - t[i]);
+			dmn = d < dmn ? d : dmn;
+			dmx = d > dmx ? d : dmx;
+			ref = t[i] > ref ? t[i] : ref;
+		}
+		*width = 8;
+		size_t dsz = vsz, bsz = 1 + ((size_t)n * bits_of(zmx) + 7) / 8;
+		if (bits_of(zmx) <= PACK_MAX_W && bsz < dsz)
+			dsz = bsz;
+		unsigned mb = bits_of((uint64_t)dmx - (uint64_t)dmn);
+		if (mb <= PACK_MAX_W && 9 + ((size_t)n * mb + 7) / 8 < dsz) {
+			ref = base;
+			for (uint32_t i = 0; i < n; i++) {
+				u[i] = (ref - t[i]) - (uint64_t)dmn;
+				ref = t[i] > ref ? t[i] : ref;
+			}
+			le64_st(e->raw.p, base);
+			le64_st(e->raw.p + 8, (uint64_t)dmn);
+			e->raw.p[16] = (uint8_t)mb;
+			e->raw.len = 17;
+			put_bits(&e->raw, u, n, mb);
+			*enc = ENC_MAXDELTA;
+			return 0;
 		}
 		le64_st(e->raw.p, t[0]);
 		e->raw.len = 8;
 		unsigned w;
 		*enc = put_ints(&e->raw, u, n, &w) ? ENC_DELTA_BITS : ENC_DELTA;
-		*width = 8;
 		return 0;
 	}
 	case K_DUR: {
@@ -692,9 +1305,9 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		uint64_t *u = (uint64_t *)(void *)e->ints.p;
 		for (uint32_t i = 0; i < n; i++)
 			u[i] = zz_enc((int64_t)(l[i] - f[i]));
+		*width = 8;
 		unsigned w;
 		*enc = put_ints(&e->raw, u, n, &w) ? ENC_DUR_BITS : ENC_DUR;
-		*width = 8;
 		return 0;
 	}
 	case K_STR: {
@@ -703,6 +1316,20 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		const uint32_t *so = src->str_off[sf];
 		const uint16_t *sl = src->str_len[sf];
 		const char *arena = src->arena;
+		*enc = ENC_STRDICT;
+		*width = 0;
+		uint16_t any = 0;
+		for (uint32_t i = 0; arena && i < n; i++)
+			any |= sl[i];
+		if (!any) {
+			/* no string in the block (a template without the field):
+			 * skip the dictionary, every index is 0 */
+			if (buf_reserve(&e->raw, 4 + (size_t)n))
+				return -ENOMEM;
+			memset(e->raw.p, 0, 4 + (size_t)n);
+			e->raw.len = 4 + (size_t)n;
+			return 0;
+		}
 		struct buf *d = &e->dict; /* entries: u32 arena offset, u32 length */
 		gen_next(e);
 		uint32_t g = e->gen << DICT_BITS;
@@ -766,17 +1393,20 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 	unsigned w = cd->size;
 	const uint8_t *v = src->col[c];
 	if (cd->kind == K_ADDR) {
-		/* v4-mapped: 10 zero bytes, then ff ff (FORMAT.md §conventions) */
-		uint32_t i = 0;
-		while (i < n && !le64_ld(v + (size_t)i * 16) && le32_ld(v + (size_t)i * 16 + 8) == 0xffff0000u)
-			i++;
-		if (i == n) {
-			/* all v4-mapped: keep the last four bytes of each */
-			if (buf_reserve(&e->vals, (size_t)n * 4))
-				return -ENOMEM;
-			for (i = 0; i < n; i++)
-				memcpy(e->vals.p + (size_t)i * 4, v + (size_t)i * 16 + 12, 4);
-			v = e->vals.p;
+		/* v4-mapped: 10 zero bytes, then ff ff (FORMAT.md §conventions).
+		 * Narrow while checking, in one branch-free pass: the copy is
+		 * dropped in the rare block with an IPv6 address */
+		if (buf_reserve(&e->vals, (size_t)n * 4 + 4))
+			return -ENOMEM;
+		uint64_t other = 0;
+		uint8_t *nv = e->vals.p;
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *x = v + (size_t)i * 16;
+			other |= le64_ld(x) | (le32_ld(x + 8) ^ 0xffff0000u);
+			le32_st(nv + (size_t)i * 4, le32_ld(x + 12));
+		}
+		if (!other) {
+			v = nv;
 			w = 4;
 		}
 	}
@@ -790,12 +1420,45 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		*enc = ENC_CONST;
 		return 0;
 	}
+	/* A column that is a function of an address (AS, mask, next hop,
+	 * interface) costs one value per distinct address, and no dictionary
+	 * over its own rows needs to be built. */
+	if (cd->kind != K_U64 && w <= 4 && c > ST_COL_DST_ADDR) {
+		for (unsigned p = 0; p < 2; p++) {
+			if (!e->pnd[p])
+				continue;
+			int r = enc_dep(e, v, n, w, p);
+			if (r < 0)
+				return r;
+			if (!r && e->raw.len < (size_t)n * w) {
+				*enc = ENC_DEP;
+				return 0;
+			}
+		}
+	}
 	/* Counters have too many distinct values for a dictionary to pay. */
-	uint32_t nd = cd->kind == K_U64 ? 0 : dict_build(e, v, n, w, 65536);
+	uint32_t nd = cd->kind == K_U64 || w == 2 ? 0 : dict_build(e, v, n, w, 65536);
+	size_t dsz = nd ? dict_size(n, w, nd) : SIZE_MAX;
+	bool delta = false;
+	if (nd >= 2 && cd->kind == K_ADDR && w == 4) {
+		int rc = dict_sort4(e, n, nd);
+		if (rc)
+			return rc;
+		size_t ddsz = 4 + dict_delta_vals(e->dict.p, nd) + ((size_t)n * idx_bits(nd) + 7) / 8;
+		if (ddsz < dsz) {
+			dsz = ddsz;
+			delta = true;
+		}
+	}
+	for (unsigned p = 0; p < 2 && nd; p++)
+		if (c == dep_parent[p]) {
+			/* kept for ENC_DEP children; pnd set only if DICT wins */
+			memcpy(e->pidx[p], e->idx, (size_t)n * sizeof(*e->idx));
+		}
 	/* a dictionary under one byte a row beats LEB128 without counting */
-	if (nd && dict_size(n, w, nd) < n) {
-		*enc = ENC_DICT;
-		return enc_dict(e, n, w, nd);
+	if (nd && dsz < n) {
+		*enc = delta ? ENC_DICT_DELTA : ENC_DICT;
+		return delta ? enc_dict_delta(e, c, n, nd, enc) : enc_dict_parent(e, c, n, w, nd);
 	}
 	/* plain size of the alternative to a dictionary */
 	size_t plain = (size_t)n * w;
@@ -804,9 +1467,9 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		for (uint32_t i = 0; i < n; i++)
 			plain += varint_len(w == 8 ? le64_ld(v + (size_t)i * 8) : le32_ld(v + (size_t)i * 4));
 	}
-	if (nd && dict_size(n, w, nd) < plain) {
-		*enc = ENC_DICT;
-		return enc_dict(e, n, w, nd);
+	if (nd && dsz < plain) {
+		*enc = delta ? ENC_DICT_DELTA : ENC_DICT;
+		return delta ? enc_dict_delta(e, c, n, nd, enc) : enc_dict_parent(e, c, n, w, nd);
 	}
 	switch (cd->kind) {
 	case K_U64:
@@ -822,6 +1485,18 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 			mx = u[i] > mx ? u[i] : mx;
 		}
 		unsigned bw = bits_of(mx - mn);
+		if (c == ST_COL_BYTES || c == ST_COL_REV_BYTES) {
+			size_t lim = plain;
+			if (bw <= PACK_MAX_W && 9 + ((size_t)n * bw + 7) / 8 < lim)
+				lim = 9 + ((size_t)n * bw + 7) / 8;
+			int r = enc_perpkt(e, u, src->col[c == ST_COL_BYTES ? ST_COL_PACKETS : ST_COL_REV_PACKETS],
+					   n, lim);
+			if (r <= 0) {
+				*enc = ENC_PERPKT;
+				return r;
+			}
+			e->raw.len = 0;
+		}
 		if (bw <= PACK_MAX_W && 9 + ((size_t)n * bw + 7) / 8 < plain) {
 			for (uint32_t i = 0; i < n; i++)
 				u[i] -= mn;
@@ -845,6 +1520,8 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		*enc = ENC_RAW;
 		return 0;
 	default:
+		if (w == 2)
+			return enc_u16(e, (const uint16_t *)(const void *)v, n, enc);
 		*enc = ENC_PLANES;
 		return enc_planes(&e->raw, v, n, w);
 	}
@@ -852,11 +1529,17 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 
 /* Compress e->raw onto the end of e->out; chunks that do not shrink (or are
  * too small to bother) are stored as they are. */
-static int put_chunk(struct blk_enc *e, uint8_t *comp, uint32_t *stored)
+static int put_chunk(struct blk_enc *e, uint8_t enc, uint8_t *comp, uint32_t *stored)
 {
 	size_t rl = e->raw.len;
 	*comp = COMP_NONE;
-	if (rl >= 64 && e->codec == ST_CODEC_LZ4) {
+	/* Fixed-width codes of many distinct values (ports, per-packet
+	 * quotients, time deltas) leave LZ4 nothing to find: on the default
+	 * mix it saved under 1 % of these chunks, at a fifth of the
+	 * encoder's LZ4 time. ZSTD's entropy coder still gains on them. */
+	bool dense = enc == ENC_PDICT || enc == ENC_PERPKT || enc == ENC_DELTA_BITS ||
+		     enc == ENC_DUR_BITS || enc == ENC_FOR_BITS || enc == ENC_MAXDELTA;
+	if (rl >= 64 && e->codec == ST_CODEC_LZ4 && !dense) {
 		int bound = LZ4_compressBound((int)rl);
 		if (buf_reserve(&e->out, (size_t)bound))
 			return -ENOMEM;
@@ -901,6 +1584,7 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 		return -ENOMEM;
 	memset(e->out.p, 0, BLK_DIR_OFF + dir_len);
 	e->out.len = BLK_DIR_OFF + dir_len;
+	e->pnd[0] = e->pnd[1] = 0;
 
 	uint64_t raw_total = 0;
 	for (unsigned c = 0; c < ST_COL_MAX; c++) {
@@ -911,7 +1595,7 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 			return rc;
 		if (e->raw.len > BLK_MAX_LEN)
 			return -E2BIG;
-		rc = put_chunk(e, &comp, &stored);
+		rc = put_chunk(e, enc, &comp, &stored);
 		if (rc)
 			return rc;
 		uint8_t *d = e->out.p + BLK_DIR_OFF + (size_t)c * BLK_DIR_ENT;
@@ -1106,6 +1790,13 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b)
 
 struct blk_dec {
 	struct buf raw;
+	struct buf praw;  /* ENC_DEP: the parent's chunk */
+	struct buf tab;   /* ENC_DEP: parent entry -> own entry */
+	struct buf pvals; /* ENC_DEP: the parent's DICT_DELTA entries */
+	struct buf dvals; /* DICT_DELTA entries */
+	struct buf rows;  /* entry of each row of a dictionary column */
+	struct buf prows; /* ENC_DEP: the same for the parent */
+	struct buf tmp;   /* unpacked codes */
 	struct buf colbuf[ST_COL_MAX];
 	struct buf strarena;
 	struct buf stroff[FLOW_STR_MAX];
@@ -1123,6 +1814,13 @@ void blk_dec_free(struct blk_dec *d)
 	if (!d)
 		return;
 	buf_free(&d->raw);
+	buf_free(&d->praw);
+	buf_free(&d->tab);
+	buf_free(&d->pvals);
+	buf_free(&d->dvals);
+	buf_free(&d->rows);
+	buf_free(&d->prows);
+	buf_free(&d->tmp);
 	for (unsigned c = 0; c < ST_COL_MAX; c++)
 		buf_free(&d->colbuf[c]);
 	buf_free(&d->strarena);
@@ -1146,6 +1844,69 @@ static inline void put_elem(uint8_t *col, unsigned sz, uint32_t i, const uint8_t
 		memset(o, 0, sz);
 		memcpy(o, v, w);
 	}
+}
+
+/* col[i] = entry rows[i] of dv (w bytes each) for every row: the loops
+ * put_elem() would run, specialised by width (the reader's hot path). */
+static void put_rows(uint8_t *col, const struct coldef *cd, unsigned w, const uint8_t *dv,
+		     const uint16_t *rows, uint32_t n)
+{
+	unsigned sz = cd->size;
+	if (cd->kind == K_ADDR && w == 4) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint8_t *o = col + (size_t)i * 16;
+			le64_st(o, 0);
+			le32_st(o + 8, 0xffff0000u); /* bytes 00 00 ff ff */
+			memcpy(o + 12, dv + (size_t)rows[i] * 4, 4);
+		}
+		return;
+	}
+	if (w == sz) {
+		switch (sz) {
+		case 1:
+			for (uint32_t i = 0; i < n; i++)
+				col[i] = dv[rows[i]];
+			return;
+		case 2:
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(col + (size_t)i * 2, dv + (size_t)rows[i] * 2, 2);
+			return;
+		case 4:
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(col + (size_t)i * 4, dv + (size_t)rows[i] * 4, 4);
+			return;
+		case 8:
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(col + (size_t)i * 8, dv + (size_t)rows[i] * 8, 8);
+			return;
+		case 16:
+			for (uint32_t i = 0; i < n; i++)
+				memcpy(col + (size_t)i * 16, dv + (size_t)rows[i] * 16, 16);
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		put_elem(col, sz, i, dv + (size_t)rows[i] * w, w, cd->kind == K_ADDR);
+}
+
+/* n values of b <= 16 bits packed in p[0..len) into out[]: 8-byte loads
+ * while 8 bytes remain, bounded loads at the end. The caller checked len
+ * against n and b. Returns the largest value (for range checks). */
+static uint32_t unpack16(const uint8_t *p, size_t len, uint32_t n, unsigned b, uint16_t *out)
+{
+	uint32_t mask = (1u << b) - 1, i = 0, mx = 0;
+	size_t bit = 0;
+	for (; i < n && (bit >> 3) + 8 <= len; i++, bit += b) {
+		uint32_t x = (uint32_t)(le64_ld(p + (bit >> 3)) >> (bit & 7)) & mask;
+		out[i] = (uint16_t)x;
+		mx = x > mx ? x : mx;
+	}
+	for (; i < n; i++) {
+		uint32_t x = get_idx(p, len, i, b);
+		out[i] = (uint16_t)x;
+		mx = x > mx ? x : mx;
+	}
+	return mx;
 }
 
 #define BAD (-EBADMSG)
@@ -1260,6 +2021,200 @@ static int get_ints(const uint8_t *r, size_t rl, uint32_t n, bool bits, uint64_t
 	return p == end ? 0 : -1;
 }
 
+/* Entry of every row of a DICT, DICT_DELTA or DICT_HOT chunk into
+ * rows->p (u16 x n); *dv: the entries as w-byte values (DICT_DELTA and
+ * DICT_HOT: rebuilt into vals). -1 when the lengths do not add up, the gaps
+ * run past 32 bits or an index is out of range. */
+static int dict_rows(struct buf *vals, struct buf *rows, struct buf *tmp, const uint8_t *r,
+		     size_t rl, uint8_t enc, unsigned w, uint32_t n, uint32_t *nd_out,
+		     const uint8_t **dv)
+{
+	if (rl < 4)
+		return -1;
+	uint32_t nd = le32_ld(r);
+	if (nd < 2 || nd > 65536 || buf_reserve(rows, (size_t)n * 2 + 2))
+		return -1;
+	uint16_t *ri = (uint16_t *)(void *)rows->p;
+	unsigned b = idx_bits(nd);
+	const uint8_t *p = r + 4, *end = r + rl;
+	if (enc == ENC_DICT) {
+		if (rl != dict_size(n, w, nd))
+			return -1;
+		*dv = p;
+		p += (size_t)nd * w;
+	} else if (enc == ENC_DICT_DELTA || enc == ENC_DICT_HOT) {
+		if (w != 4 || buf_reserve(vals, (size_t)nd * 4))
+			return -1;
+		uint64_t x = 0;
+		for (uint32_t k = 0; k < nd; k++) {
+			uint64_t gap;
+			if (get_varint(&p, end, &gap) || gap > 0xffffffffu || (k && !gap))
+				return -1;
+			x += gap;
+			if (x > 0xffffffffu)
+				return -1;
+			le32_st(vals->p + (size_t)k * 4, __builtin_bswap32((uint32_t)x));
+		}
+		*dv = vals->p;
+	} else {
+		return -1;
+	}
+	*nd_out = nd;
+	if (enc != ENC_DICT_HOT) {
+		size_t ilen = ((size_t)n * b + 7) / 8;
+		if ((size_t)(end - p) != ilen)
+			return -1;
+		return n && unpack16(p, ilen, n, b, ri) >= nd ? -1 : 0;
+	}
+	/* u8 hb, u16 nh - 1, nh entry numbers, n flags, hot codes, cold indices */
+	if (end - p < 3)
+		return -1;
+	unsigned hb = p[0];
+	uint32_t nh = le16_ld(p + 1) + 1u;
+	p += 3;
+	if (hb < 1 || hb > 12 || nh > (1u << hb) || (size_t)(end - p) < (size_t)nh * 2)
+		return -1;
+	const uint8_t *hl = p;
+	p += (size_t)nh * 2;
+	uint16_t hot[4096];
+	for (uint32_t j = 0; j < nh; j++) {
+		hot[j] = le16_ld(hl + (size_t)j * 2);
+		if (hot[j] >= nd)
+			return -1;
+	}
+	size_t flen = ((size_t)n + 7) / 8;
+	if ((size_t)(end - p) < flen)
+		return -1;
+	const uint8_t *fl = p;
+	p += flen;
+	uint32_t nhot = 0;
+	for (uint32_t i = 0; i < n; i++)
+		nhot += (fl[i >> 3] >> (i & 7)) & 1;
+	size_t hlen = ((size_t)nhot * hb + 7) / 8, clen = ((size_t)(n - nhot) * b + 7) / 8;
+	if ((size_t)(end - p) != hlen + clen || buf_reserve(tmp, (size_t)n * 2 + 2))
+		return -1;
+	/* both streams unpacked, then merged in row order by the flags */
+	uint16_t *hv = (uint16_t *)(void *)tmp->p, *cv = hv + nhot;
+	if ((nhot && unpack16(p, hlen, nhot, hb, hv) >= nh) ||
+	    (n - nhot && unpack16(p + hlen, clen, n - nhot, b, cv) >= nd))
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		bool h = (fl[i >> 3] >> (i & 7)) & 1;
+		ri[i] = h ? hot[*hv] : *cv;
+		hv += h;
+		cv += !h;
+	}
+	return 0;
+}
+
+static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_t **chunk);
+static int chunk_raw(struct buf *dst, const uint8_t *de, const uint8_t *chunk, const uint8_t **r,
+		     size_t *rl);
+
+/* DICT_DELTA and DICT_HOT rows. */
+static int dec_dict_rows(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, unsigned w,
+			 const struct coldef *cd, uint32_t n, uint8_t *col)
+{
+	uint32_t nd;
+	const uint8_t *dv;
+	if (cd->kind != K_ADDR || dict_rows(&d->dvals, &d->rows, &d->tmp, r, rl, enc, w, n, &nd, &dv))
+		return BAD;
+	put_rows(col, cd, w, dv, (const uint16_t *)(const void *)d->rows.p, n);
+	return 0;
+}
+
+/* ENC_PDICT: u8 b, u32 nd, nd values, n codes at b bits, u32 ne, u64 min,
+ * u8 eb, ne exceptions at eb bits. */
+static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
+		     const struct coldef *cd, uint32_t n, uint8_t *col)
+{
+	bool addr = cd->kind == K_ADDR;
+	unsigned sz = cd->size;
+	if (w > 8 || rl < 5)
+		return BAD;
+	unsigned b = r[0];
+	uint32_t nd = le32_ld(r + 1);
+	if (b < 1 || b > 8 || nd < 1 || nd >= (1u << b))
+		return BAD;
+	size_t clen = ((size_t)n * b + 7) / 8, at = 5 + (size_t)nd * w;
+	if (rl < at + clen + 13)
+		return BAD;
+	const uint8_t *dv = r + 5, *codes = r + at, *x = r + at + clen;
+	uint32_t ne = le32_ld(x);
+	uint64_t mn = le64_ld(x + 4);
+	unsigned eb = x[12];
+	if (ne > n || eb > PACK_MAX_W || rl - (at + clen + 13) != ((size_t)ne * eb + 7) / 8)
+		return BAD;
+	const uint8_t *ex = x + 13;
+	size_t exlen = rl - (at + clen + 13);
+	if (buf_reserve(&d->tmp, (size_t)n * 2 + 2))
+		return -ENOMEM;
+	uint16_t *code = (uint16_t *)(void *)d->tmp.p;
+	if (n && unpack16(codes, clen, n, b, code) > nd)
+		return BAD;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (code[i]) {
+			if (w == 2 && sz == 2)
+				memcpy(col + (size_t)i * 2, dv + (size_t)(code[i] - 1) * 2, 2);
+			else
+				put_elem(col, sz, i, dv + (size_t)(code[i] - 1) * w, w, addr);
+			continue;
+		}
+		if (k == ne)
+			return BAD;
+		uint64_t v = mn + (eb ? get_bits(ex, exlen, k, eb) : 0);
+		k++;
+		if (w < 8 && (v >> (8 * w)))
+			return BAD;
+		uint8_t vb[8];
+		le64_st(vb, v);
+		put_elem(col, sz, i, vb, w, addr);
+	}
+	return k == ne ? 0 : BAD;
+}
+
+/* ENC_DEP (r, rl: the chunk): row i takes entry tab[parent index of row i]
+ * of the column's own dictionary. The parent must be an address column
+ * stored as DICT in the same block. */
+static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
+		   unsigned w, const struct coldef *cd, uint32_t n, uint8_t *col)
+{
+	if (rl < 5 || (r[0] != ST_COL_SRC_ADDR && r[0] != ST_COL_DST_ADDR))
+		return BAD;
+	const uint8_t *pch, *pde = find_col(b, r[0], &pch);
+	if (!pde)
+		return BAD;
+	const uint8_t *pr;
+	size_t prl;
+	int rc = chunk_raw(&d->praw, pde, pch, &pr, &prl);
+	if (rc)
+		return rc;
+	uint32_t np;
+	const uint8_t *pdv;
+	if (dict_rows(&d->pvals, &d->prows, &d->tmp, pr, prl, pde[1], pde[3], n, &np, &pdv))
+		return BAD;
+	const uint16_t *prow = (const uint16_t *)(const void *)d->prows.p;
+
+	r++, rl--;
+	uint32_t nd = le32_ld(r);
+	if (nd < 1 || nd > 65536 || rl != dict_size(np, w, nd))
+		return BAD;
+	const uint8_t *dv = r + 4, *tix = r + 4 + (size_t)nd * w;
+	size_t tixlen = rl - 4 - (size_t)nd * w;
+	unsigned tb = idx_bits(nd);
+	if (buf_reserve(&d->tab, (size_t)np * sizeof(uint16_t)) ||
+	    buf_reserve(&d->rows, (size_t)n * 2 + 2))
+		return -ENOMEM;
+	uint16_t *tab = (uint16_t *)(void *)d->tab.p, *ri = (uint16_t *)(void *)d->rows.p;
+	if (unpack16(tix, tixlen, np, tb, tab) >= nd)
+		return BAD;
+	for (uint32_t i = 0; i < n; i++)
+		ri[i] = tab[prow[i]]; /* prow[i] < np: checked by dict_rows */
+	put_rows(col, cd, w, dv, ri, n);
+	return 0;
+}
+
 static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_t **chunk)
 {
 	const uint8_t *p = b->p;
@@ -1282,8 +2237,8 @@ static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_
 }
 
 /* Chunk bytes uncompressed: into d->raw, or in place when stored raw. */
-static int chunk_raw(struct blk_dec *d, const uint8_t *de, const uint8_t *chunk,
-		     const uint8_t **r, size_t *rl)
+static int chunk_raw(struct buf *dst, const uint8_t *de, const uint8_t *chunk, const uint8_t **r,
+		     size_t *rl)
 {
 	uint32_t raw_len = le32_ld(de + 4), stored = le32_ld(de + 8);
 	/* a column of 64 Ki rows never needs more than this (strings:
@@ -1299,18 +2254,18 @@ static int chunk_raw(struct blk_dec *d, const uint8_t *de, const uint8_t *chunk,
 		*rl = raw_len;
 		return 0;
 	case COMP_LZ4: {
-		if (buf_reserve(&d->raw, raw_len + 1))
+		if (buf_reserve(dst, raw_len + 1))
 			return -ENOMEM;
-		int got = LZ4_decompress_safe((const char *)chunk, (char *)d->raw.p, (int)stored,
+		int got = LZ4_decompress_safe((const char *)chunk, (char *)dst->p, (int)stored,
 					      (int)raw_len);
 		if (got < 0 || (uint32_t)got != raw_len)
 			return BAD;
 		break;
 	}
 	case COMP_ZSTD: {
-		if (buf_reserve(&d->raw, raw_len + 1))
+		if (buf_reserve(dst, raw_len + 1))
 			return -ENOMEM;
-		size_t got = ZSTD_decompress(d->raw.p, raw_len, chunk, stored);
+		size_t got = ZSTD_decompress(dst->p, raw_len, chunk, stored);
 		if (ZSTD_isError(got) || got != raw_len)
 			return BAD;
 		break;
@@ -1318,7 +2273,7 @@ static int chunk_raw(struct blk_dec *d, const uint8_t *de, const uint8_t *chunk,
 	default:
 		return BAD;
 	}
-	*r = d->raw.p;
+	*r = dst->p;
 	*rl = raw_len;
 	return 0;
 }
@@ -1369,6 +2324,54 @@ static int dec_str(struct blk_dec *d, const uint8_t *r, size_t rl, uint32_t n, u
 	return 0;
 }
 
+/* ENC_PERPKT body into o[] given the packet counts p[]: -1 if malformed. */
+static const uint8_t pp_child[2] = { ST_COL_BYTES, ST_COL_REV_BYTES };
+static const uint8_t pp_parent[2] = { ST_COL_PACKETS, ST_COL_REV_PACKETS };
+
+static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p, uint64_t *o)
+{
+	if (rl < 9)
+		return -1;
+	uint64_t qmn = le64_ld(r);
+	unsigned qb = r[8];
+	size_t qlen = ((size_t)n * qb + 7) / 8;
+	if (qb > PACK_MAX_W || rl - 9 < qlen)
+		return -1;
+	uint64_t rbits = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t d = pp_div(p, i);
+		if (d >> 32)
+			return -1;
+		rbits += bits_of(d - 1);
+	}
+	const uint8_t *q = r + 9, *rs = q + qlen;
+	size_t rlen = rl - 9 - qlen;
+	if (rlen != (rbits + 7) / 8)
+		return -1;
+	uint64_t bit = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t d = pp_div(p, i), qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
+		unsigned rb = bits_of(d - 1);
+		uint64_t ri = 0;
+		if (rb) {
+			/* rb <= 32: one 8-byte window at the byte holding the bit
+			 * (bounded near the end) */
+			size_t by = (size_t)(bit >> 3);
+			uint64_t x = 0;
+			if (by + 8 <= rlen)
+				x = le64_ld(rs + by);
+			else
+				memcpy(&x, rs + by, rlen - by);
+			ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
+		}
+		bit += rb;
+		if (ri >= d)
+			return -1;
+		o[i] = qi * d + ri;
+	}
+	return 0;
+}
+
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
 {
 	uint32_t n = b->nrows;
@@ -1381,10 +2384,23 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 	d->strarena.len = 0;
 	if (colmask & ST_COL_BIT(ST_COL_FIRST_MS))
 		colmask |= ST_COL_BIT(ST_COL_LAST_MS); /* starts are stored as durations */
+	/* ENC_PERPKT columns need their packet counts */
+	for (unsigned k = 0; k < 2; k++) {
+		const uint8_t *chunk, *de;
+		if ((colmask & ST_COL_BIT(pp_child[k])) && (de = find_col(b, pp_child[k], &chunk)) &&
+		    de[1] == ENC_PERPKT)
+			colmask |= ST_COL_BIT(pp_parent[k]);
+	}
 
+	/* every column after the ones it is derived from (FORMAT.md §4) */
+	static const uint8_t order[ST_COL_MAX] = {
+		ST_COL_LAST_MS, ST_COL_PACKETS, ST_COL_REV_PACKETS, ST_COL_FIRST_MS, ST_COL_BYTES,
+		ST_COL_REV_BYTES, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+		24, 25, 26, 27, 28, 29, 30, 31,
+	};
+	uint32_t done = 0;
 	for (unsigned k = 0; k < ST_COL_MAX; k++) {
-		/* last_ms (1) before first_ms (0): the latter needs the former */
-		unsigned c = k == 0 ? ST_COL_LAST_MS : k == 1 ? ST_COL_FIRST_MS : k;
+		unsigned c = order[k];
 		if (!(colmask & ST_COL_BIT(c)))
 			continue;
 		const struct coldef *cd = &cols[c];
@@ -1393,7 +2409,7 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 			return BAD;
 		const uint8_t *r;
 		size_t rl;
-		int rc = chunk_raw(d, de, chunk, &r, &rl);
+		int rc = chunk_raw(&d->raw, de, chunk, &r, &rl);
 		if (rc)
 			return rc;
 		if (buf_reserve(&d->colbuf[c], (size_t)(n ? n : 1) * cd->size))
@@ -1403,9 +2419,25 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 
 		switch (cd->kind) {
 		case K_TIME: {
+			uint64_t *o = (uint64_t *)(void *)col;
+			if (enc == ENC_MAXDELTA) {
+				/* u64 base, u64 min, u8 b, n packed (ref - v) - min */
+				if (rl < 17)
+					return BAD;
+				uint64_t ref = le64_ld(r), mn = le64_ld(r + 8);
+				unsigned mb = r[16];
+				size_t plen = rl - 17;
+				if (mb > PACK_MAX_W || plen != ((size_t)n * mb + 7) / 8)
+					return BAD;
+				for (uint32_t i = 0; i < n; i++) {
+					uint64_t v = ref - (mn + (mb ? get_bits(r + 17, plen, i, mb) : 0));
+					o[i] = v;
+					ref = v > ref ? v : ref;
+				}
+				break;
+			}
 			if ((enc != ENC_DELTA && enc != ENC_DELTA_BITS) || rl < 8)
 				return BAD;
-			uint64_t *o = (uint64_t *)(void *)col;
 			if (get_ints(r + 8, rl - 8, n, enc == ENC_DELTA_BITS, o))
 				return BAD;
 			uint64_t v = le64_ld(r);
@@ -1437,11 +2469,26 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 		default:
 			if (cd->kind == K_ADDR ? (w != 4 && w != 16) : w != cd->size)
 				return BAD;
-			rc = dec_fixed(r, rl, enc, w, cd, n, col);
+			if (enc == ENC_PERPKT) {
+				unsigned pc = c == ST_COL_BYTES ? ST_COL_PACKETS
+					      : c == ST_COL_REV_BYTES ? ST_COL_REV_PACKETS : ST_COL_MAX;
+				if (pc == ST_COL_MAX || !(done & ST_COL_BIT(pc)) ||
+				    dec_perpkt(r, rl, n, (const uint64_t *)(void *)d->colbuf[pc].p,
+					       (uint64_t *)(void *)col))
+					return BAD;
+				rc = 0;
+			} else {
+				rc = enc == ENC_DEP	   ? dec_dep(d, b, r, rl, w, cd, n, col)
+				     : enc == ENC_PDICT	   ? dec_pdict(d, r, rl, w, cd, n, col)
+				     : enc == ENC_DICT_DELTA || enc == ENC_DICT_HOT
+					     ? dec_dict_rows(d, r, rl, enc, w, cd, n, col)
+							     : dec_fixed(r, rl, enc, w, cd, n, col);
+			}
 			if (rc)
 				return rc;
 		}
 		out->col[c] = col;
+		done |= ST_COL_BIT(c);
 	}
 	out->str_arena = (const char *)d->strarena.p;
 	return 0;
@@ -1496,7 +2543,7 @@ int colbuf_init(struct colbuf *cb, uint32_t cap)
 	}
 	for (unsigned s = 0; s < FLOW_STR_MAX; s++) {
 		cb->str_off[s] = malloc((size_t)cap * sizeof(uint32_t));
-		cb->str_len[s] = malloc((size_t)cap * sizeof(uint16_t));
+		cb->str_len[s] = calloc(cap, sizeof(uint16_t));
 		if (!cb->str_off[s] || !cb->str_len[s])
 			goto fail;
 	}
@@ -1517,6 +2564,38 @@ void colbuf_free(struct colbuf *cb)
 	memset(cb, 0, sizeof(*cb));
 }
 
+#define COLBUF_FIELDS                                  \
+	do {                                           \
+		P8(ST_COL_FIRST_MS, first_ms);         \
+		P8(ST_COL_LAST_MS, last_ms);           \
+		P8(ST_COL_PACKETS, packets);           \
+		P8(ST_COL_BYTES, bytes);               \
+		P8(ST_COL_REV_PACKETS, rev_packets);   \
+		P8(ST_COL_REV_BYTES, rev_bytes);       \
+		PA(ST_COL_SRC_ADDR, src_addr);         \
+		PA(ST_COL_DST_ADDR, dst_addr);         \
+		PA(ST_COL_NEXT_HOP, next_hop);         \
+		PA(ST_COL_EXPORTER, exporter);         \
+		P4(ST_COL_ODID, odid);                 \
+		P4(ST_COL_SAMPLING, sampling);         \
+		P4(ST_COL_IN_IF, in_if);               \
+		P4(ST_COL_OUT_IF, out_if);             \
+		P4(ST_COL_SRC_AS, src_as);             \
+		P4(ST_COL_DST_AS, dst_as);             \
+		P2(ST_COL_SRC_PORT, src_port);         \
+		P2(ST_COL_DST_PORT, dst_port);         \
+		P2(ST_COL_EXP_PORT, exp_port);         \
+		P2(ST_COL_VLAN, vlan);                 \
+		P1(ST_COL_PROTO, proto);               \
+		P1(ST_COL_TCP_FLAGS, tcp_flags);       \
+		P1(ST_COL_TOS, tos);                   \
+		P1(ST_COL_SRC_MASK, src_mask);         \
+		P1(ST_COL_DST_MASK, dst_mask);         \
+		P1(ST_COL_DIRECTION, direction);       \
+		P1(ST_COL_FLAGS, flags);               \
+		P1(ST_COL_VERSION, version);           \
+	} while (0)
+
 /* One store per field, no per-column dispatch: this runs for every record
  * the store takes in, while the record is still in cache. */
 void colbuf_put(struct colbuf *cb, const struct flow_rec *r)
@@ -1527,43 +2606,49 @@ void colbuf_put(struct colbuf *cb, const struct flow_rec *r)
 #define P2(C, f) ((uint16_t *)cb->col[C])[i] = r->f
 #define P1(C, f) ((uint8_t *)cb->col[C])[i] = r->f
 #define PA(C, f) memcpy((uint8_t *)cb->col[C] + (size_t)i * 16, r->f, 16)
-	P8(ST_COL_FIRST_MS, first_ms);
-	P8(ST_COL_LAST_MS, last_ms);
-	P8(ST_COL_PACKETS, packets);
-	P8(ST_COL_BYTES, bytes);
-	P8(ST_COL_REV_PACKETS, rev_packets);
-	P8(ST_COL_REV_BYTES, rev_bytes);
-	PA(ST_COL_SRC_ADDR, src_addr);
-	PA(ST_COL_DST_ADDR, dst_addr);
-	PA(ST_COL_NEXT_HOP, next_hop);
-	PA(ST_COL_EXPORTER, exporter);
-	P4(ST_COL_ODID, odid);
-	P4(ST_COL_SAMPLING, sampling);
-	P4(ST_COL_IN_IF, in_if);
-	P4(ST_COL_OUT_IF, out_if);
-	P4(ST_COL_SRC_AS, src_as);
-	P4(ST_COL_DST_AS, dst_as);
-	P2(ST_COL_SRC_PORT, src_port);
-	P2(ST_COL_DST_PORT, dst_port);
-	P2(ST_COL_EXP_PORT, exp_port);
-	P2(ST_COL_VLAN, vlan);
-	P1(ST_COL_PROTO, proto);
-	P1(ST_COL_TCP_FLAGS, tcp_flags);
-	P1(ST_COL_TOS, tos);
-	P1(ST_COL_SRC_MASK, src_mask);
-	P1(ST_COL_DST_MASK, dst_mask);
-	P1(ST_COL_DIRECTION, direction);
-	P1(ST_COL_FLAGS, flags);
-	P1(ST_COL_VERSION, version);
+	COLBUF_FIELDS;
+	for (unsigned s = 0; s < FLOW_STR_MAX; s++) {
+		cb->str_off[s][i] = r->str_off[s];
+		cb->str_len[s][i] = r->str_len[s];
+	}
+	cb->str_dirty = true;
 #undef P8
 #undef P4
 #undef P2
 #undef P1
 #undef PA
-	for (unsigned s = 0; s < FLOW_STR_MAX; s++) {
-		cb->str_off[s][i] = r->str_off[s];
-		cb->str_len[s][i] = r->str_len[s];
+}
+
+/* The same for n records without strings. The column pointers are loaded
+ * once: stored through per record, each byte-column store could alias cb
+ * and would force every pointer to be loaded again. */
+void colbuf_put_nostr(struct colbuf *cb, const struct flow_rec *recs, uint32_t n)
+{
+	void *col[ST_COL_MAX];
+	uint16_t *sl[FLOW_STR_MAX];
+	memcpy(col, cb->col, sizeof(col));
+	memcpy(sl, cb->str_len, sizeof(sl));
+	uint32_t base = cb->n;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct flow_rec *r = &recs[k];
+		uint32_t i = base + k;
+#define P8(C, f) ((uint64_t *)col[C])[i] = r->f
+#define P4(C, f) ((uint32_t *)col[C])[i] = r->f
+#define P2(C, f) ((uint16_t *)col[C])[i] = r->f
+#define P1(C, f) ((uint8_t *)col[C])[i] = r->f
+#define PA(C, f) memcpy((uint8_t *)col[C] + (size_t)i * 16, r->f, 16)
+		COLBUF_FIELDS;
+#undef P8
+#undef P4
+#undef P2
+#undef P1
+#undef PA
 	}
+	/* lengths are zero from colbuf_init() until a record with strings
+	 * came: then they are cleared here */
+	for (unsigned s = 0; cb->str_dirty && s < FLOW_STR_MAX; s++)
+		memset(sl[s] + base, 0, (size_t)n * sizeof(uint16_t));
+	cb->n = base + n;
 }
 
 void colbuf_shift(struct colbuf *cb, uint32_t k)

@@ -11,7 +11,8 @@
 #include "store.h"
 
 #define SEG_MAGIC "FLOWDSEG"
-#define SEG_VERSION 1
+#define SEG_VERSION 2     /* written; readers also take 1 (a subset) */
+#define SEG_VERSION_MIN 1
 #define SEG_HDR_LEN 64
 #define BLK_MAGIC "FDBK"
 #define FTR_MAGIC "FDFT"
@@ -38,6 +39,12 @@ enum {
 	ENC_DELTA_BITS = 8, /* u64 base, u8 w, n zigzag deltas packed at w bits */
 	ENC_DUR_BITS = 9,   /* u8 w, n zigzag durations packed at w bits */
 	ENC_FOR_BITS = 10,  /* u64 min, u8 w, n values - min packed at w bits */
+	ENC_DEP = 11,       /* u8 parent, then a DICT of one value per parent entry */
+	ENC_PDICT = 12,     /* frequent values as b-bit codes, the rest as exceptions */
+	ENC_PERPKT = 13,    /* value / packets at a fixed width, value % packets */
+	ENC_DICT_DELTA = 14, /* DICT of IPv4 addresses, ascending, as LEB128 gaps */
+	ENC_DICT_HOT = 15,   /* DICT_DELTA entries; frequent ones get short codes */
+	ENC_MAXDELTA = 16,   /* times below the running maximum, packed */
 };
 
 enum { COMP_NONE = 0, COMP_LZ4 = 1, COMP_ZSTD = 2 };
@@ -115,11 +122,15 @@ struct colbuf {
 	void *col[ST_COL_MAX];
 	uint32_t *str_off[FLOW_STR_MAX];
 	uint16_t *str_len[FLOW_STR_MAX];
+	bool str_dirty; /* a length may be non-zero (else all are, from init) */
 };
 int colbuf_init(struct colbuf *cb, uint32_t cap);
 void colbuf_free(struct colbuf *cb);
 /* Append one record (strings: offsets are kept as given). */
 void colbuf_put(struct colbuf *cb, const struct flow_rec *r);
+/* Append n records without their strings (no arena: every length 0);
+ * the caller checked the room. */
+void colbuf_put_nostr(struct colbuf *cb, const struct flow_rec *recs, uint32_t n);
 /* Drop the first k rows. */
 void colbuf_shift(struct colbuf *cb, uint32_t k);
 /* View of rows [0, n) as a block source. */

@@ -453,18 +453,19 @@ int st_store_add(struct st_store *s, const struct flow_rec *recs, uint32_t n, co
 		if (sbytes > ARENA_CAP)
 			return -E2BIG;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct flow_rec *in = &recs[i];
-		if (!sbytes) {
-			/* one record at a time while it is in L1: a column-by-
-			 * column pass over the batch measured slower (each pass
-			 * re-reads the 176-byte records from L2) */
-			colbuf_put(&w->cb, in);
-			if (!arena) /* lengths without an arena: no strings */
-				for (unsigned k = 0; k < FLOW_STR_MAX; k++)
-					w->cb.str_len[k][w->cb.n - 1] = 0;
-			continue;
+	if (!sbytes) {
+		/* one record at a time while it is in L1 (a column-by-column
+		 * pass over the batch measured slower: each pass re-reads the
+		 * 176-byte records from L2) */
+		if (arena) {
+			for (uint32_t i = 0; i < n; i++)
+				colbuf_put(&w->cb, &recs[i]);
+		} else { /* lengths without an arena: no strings */
+			colbuf_put_nostr(&w->cb, recs, n);
 		}
+	}
+	for (uint32_t i = 0; i < n && sbytes; i++) {
+		const struct flow_rec *in = &recs[i];
 		struct flow_rec r = *in;
 		for (unsigned k = 0; k < FLOW_STR_MAX; k++) {
 			if (!r.str_len[k]) {

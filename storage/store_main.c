@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#ifndef FLOWDELTA_NO_JEMALLOC
 #include <jemalloc/jemalloc.h>
+#endif
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -509,7 +511,8 @@ static void mprintf(struct mbuf *m, const char *fmt, ...)
 	va_list ap;
 	for (;;) {
 		va_start(ap, fmt);
-		int n = vsnprintf(m->p + m->len, m->cap - m->len, fmt, ap);
+		/* the first call has no buffer yet: (NULL, 0) asks for the size */
+		int n = vsnprintf(m->p ? m->p + m->len : NULL, m->cap - m->len, fmt, ap);
 		va_end(ap);
 		if (n < 0)
 			return;
@@ -532,6 +535,7 @@ static void metric(struct mbuf *m, const char *name, const char *type, const cha
 		name, help, name, type, name, v);
 }
 
+#ifndef FLOWDELTA_NO_JEMALLOC
 static size_t je_stat(const char *name)
 {
 	size_t v = 0, sz = sizeof(v);
@@ -539,6 +543,7 @@ static size_t je_stat(const char *name)
 		return 0;
 	return v;
 }
+#endif
 
 static void metrics_render(struct daemon *d, struct mbuf *m)
 {
@@ -587,6 +592,7 @@ static void metrics_render(struct daemon *d, struct mbuf *m)
 	for (int r = 0; r < FLOW_DROP_MAX; r++)
 		mprintf(m, "flowdelta_store_decoder_drops_total{reason=\"%s\"} %" PRIu64 "\n",
 			flow_drop_name((enum flow_drop)r), ds.drops[r]);
+#ifndef FLOWDELTA_NO_JEMALLOC
 	uint64_t epoch = 1;
 	size_t esz = sizeof(epoch);
 	mallctl("epoch", &epoch, &esz, &epoch, esz); /* refresh jemalloc's stats */
@@ -595,6 +601,7 @@ static void metrics_render(struct daemon *d, struct mbuf *m)
 	G("jemalloc_metadata_bytes", "jemalloc metadata", je_stat("stats.metadata"));
 	G("jemalloc_resident_bytes", "bytes in physically resident pages", je_stat("stats.resident"));
 	G("jemalloc_mapped_bytes", "bytes in active extents", je_stat("stats.mapped"));
+#endif
 #undef C
 #undef G
 }
