@@ -58,6 +58,7 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	if ninja -C build-asan; then
 		step "meson test (ASan + UBSan)"
 		log=$(mktemp)
+		LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			meson test -C build-asan --print-errorlogs --num-processes 2 \
