@@ -164,6 +164,14 @@ enum {
 	OP_A4F,    /* OP_A4 writing all 16 bytes */
 	OP_A6ALT,  /* IPv6 half of a dual-stack pair: scratch slot dst */
 	OP_IPVER,  /* IE 60 ipVersion */
+	/* two adjacent fields of one kind, adjacent in the record too (ports,
+	 * interfaces, AS numbers, counters, masks) or 16 bytes apart (IPv4
+	 * addresses): one op, one dispatch, one load */
+	OP_2U8,
+	OP_2U16,
+	OP_2U32,
+	OP_2U64_4,
+	OP_2A4,
 };
 
 #define RO(f) ((uint16_t)offsetof(struct flow_rec, f))
@@ -329,6 +337,43 @@ static void specialise(struct tmpl_op *o)
 		o->kind = OP_T_MS_8;
 }
 
+/* Merge neighbouring fixed-length ops that read adjacent wire bytes and
+ * write adjacent record fields of the same kind: typical router templates
+ * list src/dst port, in/out interface, src/dst AS, packets/bytes and the two
+ * masks side by side, so this halves the dispatches of the field-major loop.
+ * Only for fixed-length templates (src_off is exact). Returns the new count. */
+static uint16_t pair_ops(struct tmpl_op *ops, uint16_t n)
+{
+	uint16_t k = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct tmpl_op *a = &ops[i], *b = i + 1 < n ? &ops[i + 1] : NULL;
+		uint8_t pk = 0;
+		uint16_t dstep = 0;
+
+		if (b && b->kind == a->kind && b->src_off == a->src_off + a->len) {
+			switch (a->kind) {
+			case OP_U8_1: pk = OP_2U8; dstep = 1; break;
+			case OP_U16_2: pk = OP_2U16; dstep = 2; break;
+			case OP_U32_4: pk = OP_2U32; dstep = 4; break;
+			case OP_U64_4: pk = OP_2U64_4; dstep = 8; break;
+			case OP_A4: pk = OP_2A4; dstep = 16; break;
+			default: break;
+			}
+		}
+		if (pk && b->dst == a->dst + dstep) {
+			ops[k] = *a;
+			ops[k].kind = pk;
+			ops[k].len = (uint16_t)(a->len * 2);
+			k++;
+			i++;
+		} else {
+			ops[k++] = *a;
+		}
+	}
+	return k;
+}
+
 /* Compile field specifiers (IPFIX wire form) into a program. NULL on a
  * malformed template (errno EINVAL) or ENOMEM. */
 static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec, uint32_t spec_len,
@@ -480,6 +525,8 @@ static struct tmpl *tmpl_compile(const struct flow_dec *dec, const uint8_t *spec
 		}
 		specialise(o);
 	}
+	if (!varlen)
+		n = pair_ops(t->ops, n);
 	t->nops = n;
 	t->nprefix = n;
 	t->prefix_len = 0;
@@ -1015,6 +1062,37 @@ decode_cols_impl(struct flow_dec *dec, const struct msg_ctx *m, const struct tmp
 				memcpy(d + j * sizeof(*rb), &v, 8);
 			}
 			break;
+		case OP_2U8:
+			UNROLL for (uint32_t j = 0; j < k; j++)
+				memcpy(d + j * sizeof(*rb), REC(j) + so, 2);
+			break;
+		case OP_2U16:
+			UNROLL for (uint32_t j = 0; j < k; j++) {
+				uint32_t v;
+				memcpy(&v, REC(j) + so, 4);
+				/* swap the bytes within each 16-bit half */
+				v = ((v & 0x00ff00ffu) << 8) | ((v >> 8) & 0x00ff00ffu);
+				memcpy(d + j * sizeof(*rb), &v, 4);
+			}
+			break;
+		case OP_2U32:
+			UNROLL for (uint32_t j = 0; j < k; j++) {
+				uint32_t v[2] = { be32_load(REC(j) + so), be32_load(REC(j) + so + 4) };
+				memcpy(d + j * sizeof(*rb), v, 8);
+			}
+			break;
+		case OP_2U64_4:
+			UNROLL for (uint32_t j = 0; j < k; j++) {
+				uint64_t v[2] = { be32_load(REC(j) + so), be32_load(REC(j) + so + 4) };
+				memcpy(d + j * sizeof(*rb), v, 16);
+			}
+			break;
+		case OP_2A4:
+			UNROLL for (uint32_t j = 0; j < k; j++) {
+				memcpy(d + j * sizeof(*rb) + 12, REC(j) + so, 4);
+				memcpy(d + j * sizeof(*rb) + 28, REC(j) + so + 4, 4);
+			}
+			break;
 		case OP_A4:
 			/* the prototype already holds the ::ffff: prefix (A4 dsts) */
 			UNROLL for (uint32_t j = 0; j < k; j++)
@@ -1238,10 +1316,11 @@ void tmpl_decode_set(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl 
 	proto.flags = t->rec_flags & (FLOW_F_IP6 | FLOW_F_BIFLOW);
 	for (uint16_t i = 0; i < t->nops; i++) {
 		const struct tmpl_op *o = &t->ops[i];
-		if (o->kind == OP_A4) {
-			memset((uint8_t *)&proto + o->dst, 0, 10);
-			((uint8_t *)&proto)[o->dst + 10] = 0xff;
-			((uint8_t *)&proto)[o->dst + 11] = 0xff;
+		for (int h = 0; h < (o->kind == OP_2A4 ? 2 : o->kind == OP_A4 ? 1 : 0); h++) {
+			uint8_t *a = (uint8_t *)&proto + o->dst + 16 * h;
+			memset(a, 0, 10);
+			a[10] = 0xff;
+			a[11] = 0xff;
 		}
 	}
 	ov = dec->noverrides ? dec_override(dec, m->src->addr) : 0;
