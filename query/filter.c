@@ -23,7 +23,13 @@
 #include "query_int.h"
 #include "util/addr.h"
 
-#define MAX_DEPTH 48
+#define MAX_DEPTH 48 /* right-nested binary depth: sizes the eval scratch */
+/* Parentheses and 'not's the recursive descent follows. Larger than
+ * MAX_DEPTH: the canonical text parenthesises every binary node, so a long
+ * flat 'a or b or c ...' comes back as deeply nested parentheses, and must
+ * parse again (a fuzzer found it). The tree is then checked against
+ * MAX_DEPTH, which is the same for a filter and its canonical text. */
+#define MAX_PARSE_DEPTH 512
 
 /* ------------------------------------------------------------------ lexer */
 
@@ -262,6 +268,9 @@ static int address(struct parser *p, bool net, uint8_t a[16], unsigned *plen)
 		}
 		if (dots < 3 && !(net && slash))
 			return fail(p, "expected a full IPv4 address a.b.c.d");
+		/* room for the ".0" padding (a fuzzer found the 63-digit case) */
+		if (strlen(b) + 2 * (size_t)(3 - (dots < 3 ? dots : 3)) >= sizeof(b))
+			return fail(p, "expected an IPv4 or IPv6 address");
 		while (dots++ < 3)
 			strcat(b, ".0");
 		if (len > 32)
@@ -496,8 +505,8 @@ static int prim(struct parser *p)
 static int factor(struct parser *p)
 {
 	if (p->t == T_NOT) {
-		if (++p->depth > MAX_DEPTH)
-			return fail(p, "filter nested too deeply (at most %d levels)", MAX_DEPTH);
+		if (++p->depth > MAX_PARSE_DEPTH)
+			return fail(p, "filter nested too deeply (at most %d levels)", MAX_PARSE_DEPTH);
 		next(p);
 		int l = factor(p);
 		p->depth--;
@@ -506,8 +515,8 @@ static int factor(struct parser *p)
 		return add_bin(p, QN_NOT, l, -1);
 	}
 	if (p->t == T_LP) {
-		if (++p->depth > MAX_DEPTH)
-			return fail(p, "filter nested too deeply (at most %d levels)", MAX_DEPTH);
+		if (++p->depth > MAX_PARSE_DEPTH)
+			return fail(p, "filter nested too deeply (at most %d levels)", MAX_PARSE_DEPTH);
 		next(p);
 		int e = expr(p);
 		if (e < 0)
@@ -765,6 +774,8 @@ struct q_filter *q_filter_compile(const char *expr_text, struct q_err *err)
 		if (p.f->root >= 0 && p.t != T_END)
 			p.f->root = fail(&p, "expected 'and', 'or' or end of filter");
 	}
+	if (p.f->root >= 0 && max_depth(p.f, p.f->root, 0) > MAX_DEPTH)
+		p.f->root = fail(&p, "filter nested too deeply (at most %d levels)", MAX_DEPTH);
 	if (p.f->root < 0) {
 		rc = -EINVAL;
 		goto out;
