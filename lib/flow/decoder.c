@@ -21,14 +21,6 @@ void flow_dec_cfg_default(struct flow_dec_cfg *cfg)
 	cfg->park_max_age_s = 60;
 }
 
-static uint32_t pow2_at_least(uint32_t n)
-{
-	uint32_t p = 16;
-	while (p < n && p < (1u << 30))
-		p <<= 1;
-	return p;
-}
-
 struct flow_dec *flow_dec_new(const struct flow_dec_cfg *cfg)
 {
 	struct flow_dec *dec;
@@ -49,7 +41,7 @@ struct flow_dec *flow_dec_new(const struct flow_dec_cfg *cfg)
 	dec->arena_cap = 2 * 65536;
 	dec->arena = malloc(dec->arena_cap);
 	dec->domains = calloc(cfg->max_domains, sizeof(*dec->domains));
-	dec->dom_mask = pow2_at_least(cfg->max_domains) - 1;
+	dec->dom_mask = hash_pow2_at_least(cfg->max_domains) - 1;
 	dec->dom_buckets = calloc(dec->dom_mask + 1, sizeof(*dec->dom_buckets));
 	dec->next_sess = 1;
 	if (!dec->recs || !dec->arena || !dec->domains || !dec->dom_buckets ||

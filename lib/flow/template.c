@@ -26,14 +26,6 @@
 
 /* ---- tables ------------------------------------------------------------- */
 
-static uint32_t pow2_ge(uint32_t n)
-{
-	uint32_t p = 16;
-	while (p < n && p < (1u << 30))
-		p <<= 1;
-	return p;
-}
-
 static size_t scratch_size(void);
 
 int tmpl_table_init(struct flow_dec *dec)
@@ -46,9 +38,9 @@ int tmpl_table_init(struct flow_dec *dec)
 		return -ENOMEM;
 
 	dec->tents = calloc(n, sizeof(*dec->tents));
-	dec->tmask = pow2_ge(n) - 1;
+	dec->tmask = hash_pow2_at_least(n) - 1;
 	dec->tbuckets = malloc((size_t)(dec->tmask + 1) * sizeof(*dec->tbuckets));
-	dec->prog_mask = pow2_ge(n / 4 + 16) - 1;
+	dec->prog_mask = hash_pow2_at_least(n / 4 + 16) - 1;
 	dec->prog_buckets = calloc(dec->prog_mask + 1, sizeof(*dec->prog_buckets));
 	if (!dec->tents || !dec->tbuckets || !dec->prog_buckets)
 		return -ENOMEM;

@@ -21,6 +21,15 @@ static inline uint64_t hash_mix64(uint64_t x)
 	return x;
 }
 
+/* Smallest power of two >= n (at least 16, at most 2^30): hash table sizes. */
+static inline uint32_t hash_pow2_at_least(uint32_t n)
+{
+	uint32_t p = 16;
+	while (p < n && p < (1u << 30))
+		p <<= 1;
+	return p;
+}
+
 static inline uint64_t hash_bytes(const void *key, size_t len, uint64_t seed)
 {
 	const uint8_t *p = key;
