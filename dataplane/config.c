@@ -156,6 +156,13 @@ static const cyaml_schema_field_t control_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t poll_fields[] = {
+	CYAML_FIELD_UINT("idle_sleep_us", CYAML_FLAG_OPTIONAL, struct dp_cfg_poll, idle_sleep_us),
+	CYAML_FIELD_UINT_PTR("idle_after", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			     struct dp_cfg_poll, idle_after),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING("eal", CYAML_FLAG_DEFAULT, struct dp_cfg, eal, eal_fields),
 	CYAML_FIELD_UINT("mbufs", CYAML_FLAG_OPTIONAL, struct dp_cfg, mbufs),
@@ -172,6 +179,7 @@ static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING("stats", CYAML_FLAG_OPTIONAL, struct dp_cfg, stats, stats_fields),
 	CYAML_FIELD_MAPPING("control", CYAML_FLAG_OPTIONAL, struct dp_cfg, control,
 			    control_fields),
+	CYAML_FIELD_MAPPING("poll", CYAML_FLAG_OPTIONAL, struct dp_cfg, poll, poll_fields),
 	CYAML_FIELD_END
 };
 
@@ -549,6 +557,19 @@ static int check(struct dp_cfg *c)
 			bad = 1;
 		}
 	}
+	/* A sleeping worker still reports RCU quiescence, ages buffers and
+	 * answers counter snapshots once per loop iteration, i.e. once per
+	 * sleep: 10 ms keeps a live reconfiguration, the flush_ms ageing and
+	 * the 200 ms snapshot deadline (stats.c) far from being delayed. */
+	if (c->poll.idle_sleep_us > 10000) {
+		report("poll.idle_sleep_us: %u above 10000", c->poll.idle_sleep_us);
+		bad = 1;
+	}
+	c->poll.idle_polls = c->poll.idle_after ? *c->poll.idle_after : 256;
+	if (c->poll.idle_polls > 1000000) {
+		report("poll.idle_after: %u above 1000000", c->poll.idle_polls);
+		bad = 1;
+	}
 	return bad ? -EINVAL : 0;
 }
 
@@ -638,6 +659,8 @@ void dp_cfg_help(FILE *out)
 	      "           window (512), ack_timeout_ms (2000), reconnect_max_ms (5000)\n"
 	      "  spool: dir (required), max_mb per slave (1024), file_mb (64)\n"
 	      "  stats: listen host:port for Prometheus text (off when absent)\n"
-	      "  control: socket path of the control socket (off when absent)\n",
+	      "  control: socket path of the control socket (off when absent)\n"
+	      "  poll: idle_sleep_us (0 = busy polling; up to 10000), idle_after (256)\n"
+	      "        empty polls before a worker sleeps idle_sleep_us per empty poll\n",
 	      out);
 }

@@ -118,6 +118,14 @@ struct dp_cfg_control {
 	char *socket;
 };
 
+/* poll: what a worker does when RX bursts come back empty. */
+struct dp_cfg_poll {
+	uint32_t idle_sleep_us; /* 0: pure busy polling */
+	uint32_t *idle_after;   /* consecutive empty polls before sleeping; NULL: 256
+				 * (a pointer so that an explicit 0 is not the default) */
+	uint32_t idle_polls;    /* resolved by the config check: *idle_after or 256 */
+};
+
 struct dp_cfg {
 	struct dp_cfg_eal eal;
 	uint32_t mbufs;
@@ -132,6 +140,7 @@ struct dp_cfg {
 	struct dp_cfg_spool spool;
 	struct dp_cfg_stats stats;
 	struct dp_cfg_control control;
+	struct dp_cfg_poll poll;
 };
 
 /* Load and validate. On error prints "path: message" lines to stderr and

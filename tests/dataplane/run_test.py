@@ -138,7 +138,7 @@ def wait_listen(ports, ns, timeout=5):
 
 
 def config(tmp, prefix, port_vdev, slaves, model="flow-hash", extra_group="", plugins=(),
-           stats_port=0, ctl=False, flush_ms=50, nconf=3, port_extra=""):
+           stats_port=0, ctl=False, flush_ms=50, nconf=3, port_extra="", extra_top=""):
     sl = "\n".join("    - {name: %s, host: 127.0.0.1, port: %d}" % (n, p)
                    for n, p in list(zip(slaves.names, slaves.ports))[:nconf])
     y = """eal:
@@ -178,6 +178,7 @@ spool:
         y += "stats:\n  listen: 127.0.0.1:%d\n" % stats_port
     if ctl:
         y += "control:\n  socket: %s\n" % os.path.join(tmp, "ctl.sock")
+    y += extra_top
     path = os.path.join(tmp, "dp.yaml")
     open(path, "w").write(y)
     return path
@@ -241,7 +242,7 @@ def check_conservation(st, expected_records, res, allow_dup=False):
 # ---- scenarios ---------------------------------------------------------------
 
 def pcap_scenario(tmp, model, mk_args=(), extra_group="", ack=True, late=None, during=None,
-                  ctl=False, seconds=4, stats_port=0):
+                  ctl=False, seconds=4, stats_port=0, extra_top=""):
     pcap, exp = mkpcap(tmp, *mk_args)
     slaves = Slaves(tmp, ack=ack)
     if late is None:
@@ -252,7 +253,8 @@ def pcap_scenario(tmp, model, mk_args=(), extra_group="", ack=True, late=None, d
                 slaves.start(i)
         wait_listen([p for i, p in enumerate(slaves.ports) if i != late], None)
     cfg = config(tmp, "fddp-%d" % os.getpid(), "net_pcap0,rx_pcap=%s" % pcap, slaves, model,
-                 extra_group, plugins=[pmd("net_pcap")], ctl=ctl, stats_port=stats_port)
+                 extra_group, plugins=[pmd("net_pcap")], ctl=ctl, stats_port=stats_port,
+                 extra_top=extra_top)
 
     def dur(p):
         if late is not None:
@@ -296,6 +298,12 @@ def t_config(tmp):
     bad[xdp % ("net_af_xdp0", "{}")] = "ports[0].vdev: net_af_xdp needs iface="
     bad[xdp % ("net_af_xdp0,iface=v", "{colour: red}")] = "ports[0].xdp.colour: unknown key"
     bad[""] = "(top): empty document"
+    base = ("eal: {lcores: \"0-1\"}\nports: [{name: p0, vdev: x}]\nworkers: [{lcore: 1, port: p0}]\n"
+            "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 1}]}\nspool: {dir: /tmp}\n")
+    bad[base + "poll: {idle_sleep_us: 20000}\n"] = "poll.idle_sleep_us: 20000 above 10000"
+    bad[base + "poll: {idle_after: 2000000}\n"] = "poll.idle_after: 2000000 above"
+    bad[base + "poll: {idle_after: -1}\n"] = "poll.idle_after"
+    bad[base + "poll: {sleep: 1}\n"] = "poll.sleep: unknown key"
     for y, path in bad.items():
         f = os.path.join(tmp, "bad.yaml")
         open(f, "w").write(y)
@@ -414,6 +422,65 @@ def t_late_slave(tmp):
         spooled, st.get('flowdelta_dp_slave_records_spool_replayed_total{slave="s2",sender="1"}', 0)))
     if spooled == 0:
         fail("nothing was spooled for the late slave")
+
+
+def scrape(port):
+    t = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2).read().decode()
+    v = {}
+    for l in t.splitlines():
+        if l.startswith("flowdelta_dp_"):
+            k, _, x = l.rpartition(" ")
+            v[k] = int(x) if x.isdigit() else x
+    return v
+
+
+def t_idle_sleep(tmp):
+    """poll.idle_sleep_us: once the replay ends the worker sleeps between
+    empty polls. Its CPU time must fall far below one core, the tail of the
+    replay must still be flushed by buffer ageing, a live reconfiguration
+    (RCU grace periods) must complete promptly, and every record counts."""
+    sport = free_port()
+    notes = {}
+
+    def during(p, slaves):
+        deadline = time.time() + 6
+        v = {}
+        while time.time() < deadline:
+            try:
+                v = scrape(sport)
+                if (v.get("flowdelta_dp_records_decoded_total") == notes["expected"] and
+                        v["flowdelta_dp_records_queued"] == 0 and
+                        v["flowdelta_dp_records_delivered_total"] == notes["expected"]):
+                    break
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.05)
+        else:
+            notes["err"] = "replay not delivered while the worker idles (ageing flush?): %s" % {
+                k: x for k, x in v.items() if k.startswith("flowdelta_dp_records_")}
+            return
+        cpu = 'flowdelta_dp_worker_cpu_ns_total{worker="0"}'
+        a, ta = scrape(sport)[cpu], time.time()
+        time.sleep(1.5)
+        b, tb = scrape(sport)[cpu], time.time()
+        notes["idle_share"] = (b - a) / 1e9 / (tb - ta)
+        t0 = time.time()
+        notes["ctl"] = ctl_cmd(os.path.join(tmp, "ctl.sock"), "model round-robin")
+        notes["ctl_s"] = time.time() - t0
+
+    pcap, exp = mkpcap(tmp, "-e", "4", "-c", "3000")
+    notes["expected"] = exp["records"]  # pcap_scenario makes the same file again
+    st, exp, res, _ = pcap_scenario(
+        tmp, "flow-hash", ["-e", "4", "-c", "3000"], seconds=7, during=during, ctl=True,
+        stats_port=sport, extra_top="poll:\n  idle_sleep_us: 1000\n  idle_after: 64\n")
+    if "err" in notes:
+        fail(notes["err"])
+    print("worker CPU while idle: %.1f %% of a core; reconfiguration took %.3f s" % (
+        100 * notes["idle_share"], notes["ctl_s"]))
+    if notes["idle_share"] > 0.2:
+        fail("worker still uses %.0f %% of a core while idle" % (100 * notes["idle_share"]))
+    if not notes["ctl"].startswith("ok") or notes["ctl_s"] > 2:
+        fail("live reconfiguration while idle: %s after %.1f s" % (notes["ctl"], notes["ctl_s"]))
 
 
 def t_spool_restart(tmp):
@@ -904,6 +971,7 @@ SCEN = {
     "pcap-plain-slave": t_plain_slave,
     "pcap-spool-restart": t_spool_restart,
     "pcap-gen": t_gen,
+    "pcap-idle-sleep": t_idle_sleep,
     "netns-kill-slave": t_netns_kill_slave,
     "netns-live-reconfig": t_netns_live_reconfig,
     "netns-af-xdp": t_netns_af_xdp,
