@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #define SEND_BATCH 64
 #define DEFAULT_SEND_PACKETS 100000
 #define DEFAULT_PCAP_FLOWS 1000
+#define MAX_POOL 1000000 /* packets; the pool lives in memory (~1 KB-64 KB each) */
 
 /* pcap output: the collector's documentation addresses */
 static const uint8_t collector_v4[4] = { 203, 0, 113, 1 };
@@ -40,10 +42,20 @@ struct limits {
 	double rate;       /* packets/s, 0: flat out */
 };
 
+/* Where packets come from: fresh from the generator (g), or resent from a
+ * pool (pool; see gen.h, pool mode). Exactly one of the two is set. */
+struct source {
+	struct gen *g;
+	struct gen_pool *pool;
+	const struct gen_cfg *cfg;
+	struct gen_stats st; /* pool mode: what it handed out */
+};
+
 static const char usage_text[] =
 	"usage: flowdelta gen [--version 5|9|10] [--exporters N] [--flows M] [--seed S]\n"
 	"                     [--packets P | --records R] [--per-packet K] [--v6-share F]\n"
 	"                     [--strings] [--start ISO|ms] [--tmpl-refresh K] [--exporter-v6]\n"
+	"                     [--pool P]\n"
 	"                     (--pcap FILE [--port N] [--mtu N] |\n"
 	"                      --send HOST:PORT [--rate PPS] [--duration S])\n"
 	"Generate deterministic synthetic flow exports.\n"
@@ -61,12 +73,17 @@ static const char usage_text[] =
 	"  --interval MS      ms between two packets of one exporter (default 100)\n"
 	"  --tmpl-refresh K   v9/IPFIX: templates every K packets (default 20)\n"
 	"  --exporter-v6      exporters use IPv6 addresses (2001:db8::e:N)\n"
+	"  --pool P           encode P packets once (rounded up to a multiple of\n"
+	"                     --exporters) and repeat them, each round later in\n"
+	"                     time, sequence numbers counting on: a sender that\n"
+	"                     spends its core on sending (not with --flows)\n"
 	"  --pcap FILE        write Ethernet/IP/UDP frames to a pcap (\"-\": stdout)\n"
 	"  --port N           destination port in the pcap (default 2055)\n"
 	"  --mtu N            write exports whose IP packet exceeds N bytes as IP\n"
 	"                     fragments, like the sending kernel (default: never)\n"
 	"  --send HOST:PORT   send over UDP (loopback, or a literal address)\n"
-	"  --rate PPS         pace sending at PPS packets/s (default: flat out)\n"
+	"  --rate PPS         pace sending at PPS packets/s (default: flat out);\n"
+	"                     token bucket, at most 2 batches of burst\n"
 	"  --duration S       stop sending after S seconds\n"
 	"  -h, --help         this text\n";
 
@@ -161,6 +178,36 @@ static uint32_t next_max_recs(const struct gen_stats *st, const struct limits *l
 									 : 0);
 }
 
+/* The next packet within the limits into *out (pool mode: the fields
+ * dump_export() and the sender use). Returns 1, or 0 at the end. */
+static int source_next(struct source *s, const struct limits *l, struct gen_pkt *out)
+{
+	struct gen_pool_pkt pp;
+
+	if (s->g) {
+		gen_stats(s->g, &s->st);
+		if (limit_reached(&s->st, l) || gen_next(s->g, next_max_recs(&s->st, l), out) != 1)
+			return 0;
+		gen_stats(s->g, &s->st);
+		return 1;
+	}
+	if (limit_reached(&s->st, l))
+		return 0;
+	gen_pool_next(s->pool, next_max_recs(&s->st, l), &pp);
+	out->data = pp.data;
+	out->len = pp.len;
+	out->exporter = pp.exporter;
+	out->src_port = pp.src_port;
+	out->dst_port = s->cfg->dst_port;
+	out->time_ms = pp.time_ms;
+	out->n_recs = pp.n_recs;
+	out->recs = NULL; /* not kept */
+	s->st.packets++;
+	s->st.records += pp.n_recs;
+	s->st.bytes += pp.len;
+	return 1;
+}
+
 static void dump_frame(pcap_dumper_t *dump, const uint8_t *frame, size_t n, uint64_t ms)
 {
 	struct pcap_pkthdr h;
@@ -197,7 +244,7 @@ static void dump_export(pcap_dumper_t *dump, const struct gen_pkt *pkt, const ui
 	(*ip_id)++;
 }
 
-static int write_pcap(struct gen *g, const struct gen_cfg *gc, const char *path,
+static int write_pcap(struct source *src, const struct gen_cfg *gc, const char *path,
 		      const struct limits *l, unsigned mtu)
 {
 	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
@@ -223,11 +270,12 @@ static int write_pcap(struct gen *g, const struct gen_cfg *gc, const char *path,
 		rc = 1;
 		goto out;
 	}
-	gen_stats(g, &st);
-	while (!limit_reached(&st, l) && gen_next(g, next_max_recs(&st, l), &pkt) == 1) {
+	while (source_next(src, l, &pkt) == 1) {
+		if (src->pool)
+			gen_exporter_addr(gc, pkt.exporter, pkt.src_addr);
 		dump_export(dump, &pkt, coll, mtu, &ip_id, frame, udp);
-		gen_stats(g, &st);
 	}
+	st = src->st;
 	if (pcap_dump_flush(dump) != 0) {
 		fprintf(stderr, "flowdelta: gen: %s: write error\n", path);
 		rc = 1;
@@ -336,20 +384,45 @@ static int open_dest(const char *hostport)
 	return fd;
 }
 
-static int send_udp(struct gen *g, const char *dest, const struct limits *l)
+/* Token bucket on CLOCK_MONOTONIC: packets are due at base + n / rate. A
+ * sender that falls behind (a stall, a slow syscall) may catch up by at
+ * most burst_s worth of packets; older debt is forgotten, so a stall never
+ * turns into a long line-rate burst that the paced rate did not promise.
+ * The summary reports the rate achieved. */
+struct pacer {
+	double rate, burst_s, base;
+	uint64_t n; /* packets since base */
+};
+
+static void pace(struct pacer *p)
+{
+	double due, t = now_s();
+
+	due = p->base + (double)p->n / p->rate;
+	if (due > t) {
+		sleep_until(due);
+	} else if (t - due > p->burst_s) {
+		p->base = t - p->burst_s;
+		p->n = 0;
+	}
+}
+
+static int send_udp(struct source *src, const char *dest, const struct limits *l)
 {
 	struct mmsghdr msgs[SEND_BATCH];
 	struct iovec iov[SEND_BATCH];
 	uint32_t nrec[SEND_BATCH];
-	uint8_t *bufs = malloc((size_t)SEND_BATCH * GEN_PKT_CAP);
+	/* fresh packets are built one by one into one buffer: copy each out;
+	 * pool packets stay put for a pool's length of calls: send in place */
+	uint8_t *bufs = src->pool ? NULL : malloc((size_t)SEND_BATCH * GEN_PKT_CAP);
 	uint64_t sent = 0, recs = 0, bytes = 0, refused = 0;
 	unsigned batch = SEND_BATCH;
-	struct gen_stats st;
+	struct pacer pc = { 0 };
 	double t0, t;
 	int fd, rc = 0;
 	bool more = true;
 
-	if (!bufs) {
+	if (!src->pool && !bufs) {
 		fprintf(stderr, "flowdelta: gen: out of memory\n");
 		return 1;
 	}
@@ -358,42 +431,51 @@ static int send_udp(struct gen *g, const char *dest, const struct limits *l)
 		free(bufs);
 		return fd == -2 ? 2 : 1;
 	}
-	/* paced: small batches so packets go out close to their slot */
+	if (src->pool && gen_pool_size(src->pool) < batch)
+		batch = gen_pool_size(src->pool);
+	/* paced: batches of about 1 ms, so packets go out close to their slot */
 	if (l->rate > 0) {
 		double b = l->rate / 1000.0;
-		batch = b < 1 ? 1 : b > SEND_BATCH ? SEND_BATCH : (unsigned)b;
+		if (b < batch)
+			batch = b < 1 ? 1 : (unsigned)b;
+		pc.rate = l->rate;
+		pc.burst_s = 2.0 * batch / l->rate;
+		/* sleeps wake within µs, not the default 50 µs timer slack */
+		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	}
+	memset(msgs, 0, sizeof(msgs));
+	for (unsigned i = 0; i < SEND_BATCH; i++) {
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	t0 = now_s();
+	pc.base = t0;
 	while (more) {
 		unsigned n = 0, off = 0;
 		struct gen_pkt pkt;
 
-		t = now_s();
-		if (l->duration_s > 0 && t - t0 >= l->duration_s)
+		if (l->duration_s > 0 && now_s() - t0 >= l->duration_s)
 			break;
-		if (l->rate > 0) {
-			double due = t0 + (double)sent / l->rate;
-			if (due > t)
-				sleep_until(due);
-		}
-		gen_stats(g, &st);
-		while (n < batch && !limit_reached(&st, l)) {
-			if (gen_next(g, next_max_recs(&st, l), &pkt) != 1) {
+		if (l->rate > 0)
+			pace(&pc);
+		while (n < batch) {
+			if (source_next(src, l, &pkt) != 1) {
 				more = false;
 				break;
 			}
-			memcpy(bufs + (size_t)n * GEN_PKT_CAP, pkt.data, pkt.len);
-			iov[n].iov_base = bufs + (size_t)n * GEN_PKT_CAP;
+			if (bufs) {
+				memcpy(bufs + (size_t)n * GEN_PKT_CAP, pkt.data, pkt.len);
+				iov[n].iov_base = bufs + (size_t)n * GEN_PKT_CAP;
+			} else {
+				iov[n].iov_base = (void *)pkt.data;
+			}
 			iov[n].iov_len = pkt.len;
-			memset(&msgs[n], 0, sizeof(msgs[n]));
-			msgs[n].msg_hdr.msg_iov = &iov[n];
-			msgs[n].msg_hdr.msg_iovlen = 1;
 			nrec[n] = pkt.n_recs;
 			n++;
-			gen_stats(g, &st);
 		}
-		if (limit_reached(&st, l))
+		if (limit_reached(&src->st, l))
 			more = false;
+		pc.n += n;
 		while (off < n) {
 			int r = sendmmsg(fd, msgs + off, n - off, 0);
 			if (r < 0) {
@@ -441,7 +523,7 @@ static int run_gen(int argc, char **argv)
 	enum {
 		O_VERSION = 256, O_EXPORTERS, O_FLOWS, O_SEED, O_PACKETS, O_RECORDS, O_PER_PACKET,
 		O_V6_SHARE, O_STRINGS, O_START, O_PCAP, O_SEND, O_RATE, O_DURATION, O_PORT,
-		O_TMPL_REFRESH, O_EXPORTER_V6, O_INTERVAL, O_MTU,
+		O_TMPL_REFRESH, O_EXPORTER_V6, O_INTERVAL, O_MTU, O_POOL,
 	};
 	static const struct option opts[] = {
 		{ "version", required_argument, NULL, O_VERSION },
@@ -463,6 +545,7 @@ static int run_gen(int argc, char **argv)
 		{ "exporter-v6", no_argument, NULL, O_EXPORTER_V6 },
 		{ "interval", required_argument, NULL, O_INTERVAL },
 		{ "mtu", required_argument, NULL, O_MTU },
+		{ "pool", required_argument, NULL, O_POOL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -471,7 +554,8 @@ static int run_gen(int argc, char **argv)
 	const char *pcap_path = NULL, *dest = NULL;
 	bool flows_set = false, v6_set = false;
 	unsigned mtu = 0;
-	struct gen *g;
+	uint64_t pool = 0;
+	struct source src = { 0 };
 	uint64_t v;
 	int opt, rc;
 
@@ -561,6 +645,10 @@ static int run_gen(int argc, char **argv)
 				return cli_usage_error("gen", "bad --mtu '%s' (576..65535)", a);
 			mtu = (unsigned)v;
 			break;
+		case O_POOL:
+			if (parse_u64(a, 1, MAX_POOL, &pool))
+				return cli_usage_error("gen", "bad --pool '%s' (1..%d packets)", a, MAX_POOL);
+			break;
 		case O_EXPORTER_V6:
 			gc.exporter_v6 = true;
 			break;
@@ -590,6 +678,9 @@ static int run_gen(int argc, char **argv)
 		return cli_usage_error("gen", "NetFlow v5 carries at most 30 records per packet");
 	if (gc.version == 5 && v6_set && gc.v6_share > 0)
 		return cli_usage_error("gen", "NetFlow v5 cannot carry IPv6 flows");
+	if (pool && flows_set)
+		return cli_usage_error("gen", "--pool repeats packets: bound it with --packets, "
+				       "--records or --duration, not --flows");
 	if (!flows_set && !lim.packets && !lim.records) {
 		if (pcap_path)
 			gc.flows = DEFAULT_PCAP_FLOWS;
@@ -597,15 +688,25 @@ static int run_gen(int argc, char **argv)
 			lim.packets = DEFAULT_SEND_PACKETS; /* never send unbounded */
 	}
 
-	g = gen_new(&gc);
-	if (!g) {
+	src.cfg = &gc;
+	if (pool) {
+		uint64_t per = (pool + gc.exporters - 1) / gc.exporters;
+		if (per * gc.exporters > MAX_POOL)
+			return cli_usage_error("gen", "--pool %" PRIu64 " x %u exporters: too large",
+					       pool, gc.exporters);
+		src.pool = gen_pool_new(&gc, (uint32_t)per, false);
+	} else {
+		src.g = gen_new(&gc);
+	}
+	if (!src.g && !src.pool) {
 		if (errno == EINVAL)
 			return cli_usage_error("gen", "invalid combination of options");
 		fprintf(stderr, "flowdelta: gen: %s\n", strerror(errno));
 		return 1;
 	}
-	rc = pcap_path ? write_pcap(g, &gc, pcap_path, &lim, mtu) : send_udp(g, dest, &lim);
-	gen_free(g);
+	rc = pcap_path ? write_pcap(&src, &gc, pcap_path, &lim, mtu) : send_udp(&src, dest, &lim);
+	gen_free(src.g);
+	gen_pool_free(src.pool);
 	return rc;
 }
 

@@ -49,6 +49,7 @@ struct tfield {
 struct tmpl {
 	uint16_t id;
 	uint16_t n;
+	uint16_t time_pos; /* byte offset of the start-time field in a record */
 	struct tfield f[MAX_TFIELDS];
 };
 
@@ -70,6 +71,7 @@ struct gen {
 	struct tmpl tmpl[2]; /* [0] IPv4, [1] IPv6 (v9/IPFIX) */
 	uint8_t *buf;        /* GEN_PKT_CAP */
 	struct flow_rec *recs, *tmp;
+	struct gen_rec_pos *pos; /* per record of the packet */
 	char *arena, *tmp_arena;
 	uint32_t arena_cap;
 	struct gen_stats st;
@@ -406,6 +408,9 @@ static void make_flow(const struct gen *g, struct gen_exp *e, uint32_t ei, uint6
 
 static void tmpl_add(struct tmpl *t, uint16_t ie, uint16_t len, enum fkind k)
 {
+	if (k == K_FIRST_UP || k == K_FIRST_MS) /* fixed-length fields before it */
+		for (unsigned i = 0; i < t->n; i++)
+			t->time_pos = (uint16_t)(t->time_pos + t->f[i].len);
 	t->f[t->n].ie = ie;
 	t->f[t->n].len = len;
 	t->f[t->n].kind = (uint8_t)k;
@@ -419,6 +424,7 @@ static void tmpl_build(struct tmpl *t, uint8_t version, bool v6, bool strings)
 	uint16_t cnt = version == 9 ? 4 : 8;
 
 	t->n = 0;
+	t->time_pos = 0;
 	t->id = v6 ? (strings ? TID_V6_STR : TID_V6) : (strings ? TID_V4_STR : TID_V4);
 	if (!v6) {
 		tmpl_add(t, 8, 4, K_SRC4);
@@ -631,9 +637,10 @@ struct gen *gen_new(const struct gen_cfg *cfg)
 	g->buf = malloc(GEN_PKT_CAP);
 	g->recs = calloc(cfg->per_packet, sizeof(*g->recs));
 	g->tmp = calloc(cfg->per_packet, sizeof(*g->tmp));
+	g->pos = calloc(cfg->per_packet, sizeof(*g->pos));
 	g->arena = malloc(g->arena_cap);
 	g->tmp_arena = malloc(g->arena_cap);
-	if (!g->exp || !g->buf || !g->recs || !g->tmp || !g->arena || !g->tmp_arena) {
+	if (!g->exp || !g->buf || !g->recs || !g->tmp || !g->pos || !g->arena || !g->tmp_arena) {
 		gen_free(g);
 		errno = ENOMEM;
 		return NULL;
@@ -665,6 +672,7 @@ void gen_free(struct gen *g)
 	free(g->buf);
 	free(g->recs);
 	free(g->tmp);
+	free(g->pos);
 	free(g->arena);
 	free(g->tmp_arena);
 	free(g);
@@ -743,8 +751,12 @@ int gen_next(struct gen *g, uint32_t max_recs, struct gen_pkt *out)
 		p[21] = (uint8_t)ei;
 		be16_store(p + 22, 0); /* not sampled */
 		p += 24;
-		for (uint32_t i = 0; i < n; i++, p += 48)
+		for (uint32_t i = 0; i < n; i++, p += 48) {
+			g->pos[i].off = (uint16_t)(p - g->buf);
+			g->pos[i].len = 48;
+			g->pos[i].time = (uint16_t)(p - g->buf + 24);
 			enc_v5_rec(&g->recs[i], e->boot_ms, p);
+		}
 		seq_inc = n;
 	} else {
 		size_t hl = c->version == 9 ? 20 : 16;
@@ -753,15 +765,18 @@ int gen_next(struct gen *g, uint32_t max_recs, struct gen_pkt *out)
 			p += enc_templates(g, p);
 			ntmpl = 2;
 		}
-		for (int fam = 0; fam < 2; fam++) {
+		/* recs are in packet order (gather): the v4 ones, then the v6 ones */
+		for (int fam = 0, i = 0; fam < 2; fam++) {
 			const struct tmpl *t = &g->tmpl[fam];
 			uint8_t *set = p;
 			uint32_t cnt = 0;
 			p += 4;
-			for (uint32_t i = 0; i < n; i++) {
-				if (!!(g->recs[i].flags & FLOW_F_IP6) != fam)
-					continue;
-				p += enc_rec(t, &g->recs[i], g->arena, e->boot_ms, p);
+			for (; (uint32_t)i < n && !!(g->recs[i].flags & FLOW_F_IP6) == fam; i++) {
+				size_t l = enc_rec(t, &g->recs[i], g->arena, e->boot_ms, p);
+				g->pos[i].off = (uint16_t)(p - g->buf);
+				g->pos[i].len = (uint16_t)l;
+				g->pos[i].time = (uint16_t)(p - g->buf + t->time_pos);
+				p += l;
 				cnt++;
 			}
 			if (!cnt) {
@@ -802,6 +817,7 @@ int gen_next(struct gen *g, uint32_t max_recs, struct gen_pkt *out)
 	out->time_ms = t_ms;
 	out->n_templates = ntmpl;
 	out->recs = g->recs;
+	out->pos = g->pos;
 	out->n_recs = n;
 	out->arena = g->arena;
 	out->arena_len = alen;

@@ -52,6 +52,14 @@ struct gen_cfg {
 /* Fill cfg with the defaults above. */
 void gen_cfg_default(struct gen_cfg *cfg);
 
+/* Where one data record sits in its packet: offset and length of its bytes
+ * and offset of its start-time field (v5/v9: 4-byte sysUpTime-relative
+ * First, then Last; IPFIX: 8-byte flowStartMilliseconds, then
+ * flowEndMilliseconds). */
+struct gen_rec_pos {
+	uint16_t off, len, time;
+};
+
 /* One export packet, valid until the next gen_next()/gen_free(). */
 struct gen_pkt {
 	const uint8_t *data;       /* the NetFlow/IPFIX payload of the UDP datagram */
@@ -64,6 +72,7 @@ struct gen_pkt {
 	uint32_t n_templates;      /* template records in this packet */
 	/* What a decoder must deliver for this packet, in packet order. */
 	const struct flow_rec *recs;
+	const struct gen_rec_pos *pos; /* where each record sits in data */
 	uint32_t n_recs;
 	const char *arena;         /* recs[i].str_off index into it */
 	uint32_t arena_len;
@@ -91,6 +100,58 @@ struct gen_stats {
 	uint64_t templates;
 };
 void gen_stats(const struct gen *g, struct gen_stats *out);
+
+/* ---- pool mode (gen_pool.c): encode once, send many times ----
+ *
+ * A pool holds packets drawn once from a generator (round 0: exactly the
+ * packets gen_next() gives) and hands them out again and again, round
+ * after round, for senders that must not spend their time encoding. Round
+ * k is round 0 shifted k * shift_ms later: the header time (and v5/v9
+ * sysUpTime) and every record's start and end times move by the same whole
+ * number of seconds, so each round's records are distinct from the other
+ * rounds' (per-flow collectors keep them apart) and still decode to exact
+ * milliseconds. Sequence numbers keep counting per exporter domain as
+ * gen_next() counts them. Per packet the pool patches the header and two
+ * time fields per record in place; nothing else is touched. */
+struct gen_pool;
+
+/* One packet handed out by gen_pool_next(). */
+struct gen_pool_pkt {
+	const uint8_t *data;
+	size_t len;
+	uint32_t exporter;
+	uint16_t src_port;   /* the exporter's UDP source port */
+	uint32_t n_recs;
+	uint32_t slot;       /* packet index in the pool */
+	uint64_t round;
+	uint64_t time_ms;    /* when the exporter sends it */
+};
+
+/* Draw cfg->exporters * per_exporter packets from a generator made with
+ * cfg and keep them. keep_recs: also keep their canonical records, for
+ * gen_pool_expect(). Returns NULL with errno: EINVAL (what gen_new()
+ * refuses, per_exporter 0, or cfg->flows ends before the pool is full),
+ * ENOMEM. Free with gen_pool_free(). */
+struct gen_pool *gen_pool_new(const struct gen_cfg *cfg, uint32_t per_exporter, bool keep_recs);
+void gen_pool_free(struct gen_pool *p); /* accepts NULL */
+
+/* Packets in the pool (exporters * per_exporter). */
+uint32_t gen_pool_size(const struct gen_pool *p);
+
+/* Time shift between two rounds, in ms (a multiple of 1000). */
+uint64_t gen_pool_shift_ms(const struct gen_pool *p);
+
+/* The next packet, patched for its round. max_recs > 0 caps its records
+ * (the packet is then re-cut, to stop at an exact record count); 0 sends it
+ * whole. out->data stays valid until the same slot comes round again, i.e.
+ * for gen_pool_size() - 1 more calls (a cut packet: until the next cut).
+ * Never fails. */
+void gen_pool_next(struct gen_pool *p, uint32_t max_recs, struct gen_pool_pkt *out);
+
+/* With keep_recs: write the canonical records pk carries (pk->n_recs of
+ * them) to out, strings pointing into *arena. */
+void gen_pool_expect(const struct gen_pool *p, const struct gen_pool_pkt *pk,
+		     struct flow_rec *out, const char **arena);
 
 /* Address of exporter i (util/addr.h form): 192.0.2.1..254 for the first
  * 254, then 198.18.0.0/15 (RFC 2544 benchmarking range); with exporter_v6,

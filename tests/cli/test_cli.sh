@@ -159,6 +159,58 @@ grep -q 'sent 200 packets, 6000 records' "$T/send.err" || fail "send summary: $(
 wait $lp
 [ "$(cat "$T/recv")" = 200 ] || fail "received $(cat "$T/recv") of 200 datagrams"
 
+# ---- gen --pool: packets repeated in rounds decode exactly, distinct, counted ----
+for v in 5 9 10; do
+	"$FD" gen --version $v --pool 40 --exporters 4 --records 5003 --pcap "$T/pool$v.pcap" 2>"$T/pool.err" ||
+		fail "gen --pool v$v: $(cat "$T/pool.err")"
+	grep -q ' 5003 records' "$T/pool.err" || fail "gen --pool summary: $(cat "$T/pool.err")"
+	"$FD" decode --format jsonl --stats "$T/pool$v.pcap" >"$T/pool.jsonl" 2>"$T/pool.stats"
+	grep -q '^decoder .* records=5003 ' "$T/pool.stats" || fail "pool v$v decoded: $(cat "$T/pool.stats")"
+	grep -q 'seq_lost=[1-9]\|seq_dup=[1-9]\|seq_ooo=[1-9]' "$T/pool.stats" &&
+		fail "pool v$v sequence: $(cat "$T/pool.stats")"
+	# rounds are shifted in time: no record repeats another
+	[ "$(sort -u "$T/pool.jsonl" | wc -l)" = 5003 ] || fail "pool v$v: repeated records"
+done
+# round 0 is gen's own output
+"$FD" gen --pool 40 --exporters 4 --packets 40 --pcap "$T/p40.pcap" 2>/dev/null
+"$FD" gen --exporters 4 --packets 40 --pcap "$T/f40.pcap" 2>/dev/null
+cmp -s "$T/p40.pcap" "$T/f40.pcap" || fail "gen --pool round 0 differs from gen"
+# sent over UDP: every datagram arrives, the summary counts records exactly
+rm -f "$T/port" "$T/recv"
+python3 - "$T/port" "$T/recv" <<'EOF' &
+import os, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(("127.0.0.1", 0))
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.settimeout(10)
+n = recs = 0
+try:
+    while n < 300:
+        d = s.recv(65535)
+        n += 1
+        # IPFIX, --v6-share 0: data sets of template 256, 72-byte records
+        off = 16
+        while off + 4 <= len(d):
+            sid, sl = struct.unpack_from("!HH", d, off)
+            if sid == 256:
+                recs += (sl - 4) // 72
+            off += max(sl, 4)
+except socket.timeout:
+    pass
+open(sys.argv[2], "w").write("%d %d" % (n, recs))
+EOF
+lp=$!
+i=0
+while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+port=$(cat "$T/port")
+"$FD" gen --pool 16 --v6-share 0 --exporters 2 --records 8990 --rate 20000 \
+	--send "127.0.0.1:$port" 2>"$T/send.err" || fail "gen --pool --send: $(cat "$T/send.err")"
+grep -q 'sent 300 packets, 8990 records' "$T/send.err" || fail "pool send summary: $(cat "$T/send.err")"
+wait $lp
+[ "$(cat "$T/recv")" = "300 8990" ] || fail "pool send: received $(cat "$T/recv") (datagrams records), want 300 8990"
+
 # ---- errors ----
 expect_error 1 "^flowdelta: decode: $T/nope.pcap: " "$FD" decode "$T/nope.pcap"
 echo "not a capture" >"$T/bad.pcap"
@@ -178,6 +230,8 @@ expect_error 2 "^flowdelta: gen: --rate and --duration" "$FD" gen --rate 10 --pc
 expect_error 2 "^flowdelta: gen: bad --send" "$FD" gen --send nocolon
 expect_error 2 "^flowdelta: gen: --mtu only applies" "$FD" gen --mtu 1500 --send 127.0.0.1:9
 expect_error 2 "^flowdelta: gen: bad --mtu" "$FD" gen --mtu 100 --pcap "$T/x"
+expect_error 2 "^flowdelta: gen: --pool repeats" "$FD" gen --pool 10 --flows 5 --pcap "$T/x"
+expect_error 2 "^flowdelta: gen: bad --pool" "$FD" gen --pool 0 --send 127.0.0.1:9
 expect_error 1 "^flowdelta: gen: 224.0.0.1: refusing" "$FD" gen --send 224.0.0.1:2055 --packets 1
 expect_error 1 "^flowdelta: gen: " "$FD" gen --pcap /nonexistent/dir/x.pcap
 echo "cli tests passed"

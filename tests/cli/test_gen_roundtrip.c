@@ -287,6 +287,123 @@ static void test_bounds(void **state)
 	gen_free(g);
 }
 
+/* Pool mode: rounds of the same packets, shifted in time, with sequence
+ * numbers that keep counting, decode to exactly what gen_pool_expect() says
+ * (round 0: what gen_next() made), and a cut packet stops at an exact
+ * record count. */
+static void pool_roundtrip(const struct gen_cfg *cfg, uint32_t per_exporter, uint64_t total)
+{
+	struct collect col = { 0 };
+	struct flow_dec_cfg dc;
+	struct flow_dec *dec;
+	struct flow_dec_stats st;
+	struct dom_check dchk = { 0 };
+	struct gen_pool *p = gen_pool_new(cfg, per_exporter, true);
+	struct gen *g = gen_new(cfg);
+	struct flow_rec want[GEN_MAX_PER_PACKET];
+	struct gen_pool_pkt pk;
+	struct gen_pkt gp;
+	uint64_t records = 0, packets = 0, rounds = 0;
+	char why[256];
+
+	assert_non_null(p);
+	assert_non_null(g);
+	assert_int_equal(gen_pool_size(p), cfg->exporters * per_exporter);
+	assert_int_equal(gen_pool_shift_ms(p) % 1000, 0);
+	assert_true(gen_pool_shift_ms(p) >= (uint64_t)per_exporter * cfg->interval_ms);
+	flow_dec_cfg_default(&dc);
+	dc.sink = collect_sink;
+	dc.sink_ctx = &col;
+	dec = flow_dec_new(&dc);
+	assert_non_null(dec);
+
+	while (records < total) {
+		struct flow_src src;
+		const char *arena;
+		uint64_t left = total - records;
+
+		gen_pool_next(p, left < GEN_MAX_PER_PACKET ? (uint32_t)left : 0, &pk);
+		if (pk.round == 0) { /* round 0 is gen's own output, byte for byte */
+			assert_int_equal(gen_next(g, 0, &gp), 1);
+			if (pk.n_recs == gp.n_recs) {
+				assert_int_equal(pk.len, gp.len);
+				assert_memory_equal(pk.data, gp.data, pk.len);
+			}
+			assert_int_equal(pk.exporter, gp.exporter);
+			assert_int_equal(pk.time_ms, gp.time_ms);
+		}
+		rounds = pk.round;
+		gen_exporter_addr(cfg, pk.exporter, src.addr);
+		src.port = pk.src_port;
+		src.listen_port = cfg->dst_port;
+		collect_reset(&col);
+		assert_int_equal(flow_dec_udp(dec, &src, pk.data, pk.len, pk.time_ms), pk.n_recs);
+		assert_int_equal(col.n, pk.n_recs);
+		gen_pool_expect(p, &pk, want, &arena);
+		for (uint32_t i = 0; i < pk.n_recs; i++)
+			if (gen_rec_diff(&want[i], arena, &col.r[i], col.arena, why, sizeof(why)))
+				fail_msg("v%u pool round %llu slot %u record %u: %s", cfg->version,
+					 (unsigned long long)pk.round, pk.slot, i, why);
+		records += pk.n_recs;
+		packets++;
+	}
+	assert_int_equal(records, total);
+	assert_true(rounds >= 2);
+	flow_dec_stats(dec, &st);
+	assert_int_equal(st.records, total);
+	assert_int_equal(st.packets, packets);
+	for (int i = 0; i < FLOW_DROP_MAX; i++)
+		if (st.drops[i])
+			fail_msg("drop %s = %llu", flow_drop_name((enum flow_drop)i),
+				 (unsigned long long)st.drops[i]);
+	flow_dec_foreach_domain(dec, check_domain, &dchk);
+	assert_int_equal(dchk.domains, cfg->exporters);
+	assert_int_equal(dchk.records, total);
+	flow_dec_free(dec);
+	gen_pool_free(p);
+	gen_free(g);
+	collect_free(&col);
+}
+
+static void test_pool(void **state)
+{
+	struct gen_cfg c;
+
+	(void)state;
+	gen_cfg_default(&c);
+	c.exporters = 3;
+	c.tmpl_refresh = 4;
+	c.per_packet = 30;
+	pool_roundtrip(&c, 6, 3 * 6 * 30 * 3 + 17);  /* IPFIX, cut in the v4 set or after */
+	c.strings = true;
+	c.v6_share = 0.5;
+	c.interval_ms = 1500;
+	pool_roundtrip(&c, 5, 3 * 5 * 30 * 2 + 29);
+	c.strings = false;
+	c.version = 9;
+	c.interval_ms = 0;
+	c.per_packet = 7;
+	pool_roundtrip(&c, 4, 3 * 4 * 7 * 5 + 5);
+	c.version = 5;
+	c.per_packet = 30;
+	c.interval_ms = 100;
+	pool_roundtrip(&c, 3, 3 * 3 * 30 * 4 + 1);
+	/* cut inside the second (IPv6) set */
+	gen_cfg_default(&c);
+	c.v6_share = 0.5;
+	c.per_packet = 40;
+	pool_roundtrip(&c, 2, 40 * 2 * 2 + 35);
+	c.version = 9;
+	pool_roundtrip(&c, 2, 40 * 2 * 2 + 35);
+
+	/* a pool needs flows to repeat */
+	gen_cfg_default(&c);
+	c.flows = 50;
+	assert_null(gen_pool_new(&c, 4, false));
+	c.flows = 0;
+	assert_null(gen_pool_new(&c, 0, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_many_exporters),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
