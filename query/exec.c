@@ -1,11 +1,11 @@
 /* exec.c — running a query over one store: blocks -> zone verdict ->
  * decode of the needed columns -> filter into a selection -> consume.
  *
- * Parallelism: each of T workers opens its own reader (readers are cheap:
- * a segment list and one mapping) and takes every T-th block of the walk.
- * Every worker walks every block header (the walk checks each block's CRC,
- * which costs far less than decoding), but only decodes its own, so the
- * work that matters splits evenly without any shared state. Each worker
+ * Parallelism: each of T workers opens its own partition of the store
+ * (st_reader_open_part: readers are cheap, a segment list and one mapping),
+ * a fixed 1/T of the blocks of every segment. Sealed segments are read
+ * through their footer's index, so a worker reads and CRC-checks only its
+ * own blocks; the work splits evenly without any shared state. Each worker
  * fills a private partial result; they are merged after the join, which is
  * exact because a partial is mergeable by construction (query.h).
  *
@@ -42,6 +42,8 @@ struct worker {
 	int rc;
 	struct q_err err;
 	uint64_t *hashes; /* one block's key hashes */
+	uint64_t *acc;    /* agg_by_code: three sums per dictionary entry */
+	uint32_t *ent;    /* agg_by_code: the entries seen */
 	pthread_t tid;
 };
 
@@ -58,16 +60,20 @@ static inline void put_be(uint8_t *k, uint64_t v, unsigned w)
 		k[i] = (uint8_t)(v >> (8 * (w - 1 - i)));
 }
 
-/* Write the key bytes of field fs for the selected rows (column-wise). */
+/* Write the key bytes of field fs for the selected rows (column-wise).
+ * A column that came as codes is read through its dictionary. */
 static void key_field(const struct q_fspec *fs, const struct st_cols *c, const uint32_t *idx,
 		      uint32_t nsel, uint8_t *keys, unsigned klen, unsigned off)
 {
 	const struct q_fdef *d = &q_fdefs[fs->f];
-	const uint8_t *col = c->col[d->col];
+	const uint16_t *code = c->code[d->col];
+	const uint8_t *col = code ? c->dict[d->col] : c->col[d->col];
+	/* row index -> element index of col */
+#define EL(j) (code ? code[idx[j]] : idx[j])
 	switch (d->type) {
 	case QF_ADDR:
 		for (uint32_t j = 0; j < nsel; j++)
-			memcpy(keys + (size_t)j * klen + off, col + 16 * (size_t)idx[j], 16);
+			memcpy(keys + (size_t)j * klen + off, col + 16 * (size_t)EL(j), 16);
 		return;
 	case QF_NET: {
 		/* v4-mapped: the prefix counts IPv4 bits; IPv6: IPv6 bits */
@@ -80,7 +86,7 @@ static void key_field(const struct q_fspec *fs, const struct st_cols *c, const u
 			m6[i] = b6 ? (uint8_t)(0xff << (8 - b6)) : 0;
 		}
 		for (uint32_t j = 0; j < nsel; j++) {
-			const uint8_t *a = col + 16 * (size_t)idx[j];
+			const uint8_t *a = col + 16 * (size_t)EL(j);
 			const uint8_t *m = addr_is_v4(a) ? m4 : m6;
 			uint8_t *k = keys + (size_t)j * klen + off;
 			for (unsigned i = 0; i < 16; i++)
@@ -99,21 +105,86 @@ static void key_field(const struct q_fspec *fs, const struct st_cols *c, const u
 	case QF_TIME:
 	case QF_U64:
 		for (uint32_t j = 0; j < nsel; j++)
-			put_be(keys + (size_t)j * klen + off, ((const uint64_t *)col)[idx[j]], 8);
+			put_be(keys + (size_t)j * klen + off, ((const uint64_t *)(const void *)col)[EL(j)], 8);
 		return;
 	case QF_U32:
 		for (uint32_t j = 0; j < nsel; j++)
-			put_be(keys + (size_t)j * klen + off, ((const uint32_t *)col)[idx[j]], 4);
+			put_be(keys + (size_t)j * klen + off, ((const uint32_t *)(const void *)col)[EL(j)], 4);
 		return;
 	case QF_U16:
 		for (uint32_t j = 0; j < nsel; j++)
-			put_be(keys + (size_t)j * klen + off, ((const uint16_t *)col)[idx[j]], 2);
+			put_be(keys + (size_t)j * klen + off, ((const uint16_t *)(const void *)col)[EL(j)], 2);
 		return;
 	case QF_U8:
 		for (uint32_t j = 0; j < nsel; j++)
-			keys[(size_t)j * klen + off] = col[idx[j]];
+			keys[(size_t)j * klen + off] = col[EL(j)];
 		return;
 	}
+#undef EL
+}
+
+/* Top-N on one field whose column came as codes: the sums go to one slot
+ * per dictionary entry, then each entry seen is one key for the group
+ * table -- a block's rows cost an array add each, its distinct values one
+ * probe each. */
+static int agg_by_code(struct worker *wk, const struct st_cols *c, const uint32_t *idx,
+		       uint32_t nsel, bool all, uint8_t *keys)
+{
+	const struct q_query *q = wk->q;
+	const struct q_spec *sp = &q->spec;
+	unsigned col = q_fdefs[sp->group[0].f].col, klen = (q->keylen + 7) & ~7u, kw = klen / 8;
+	const uint16_t *code = c->code[col];
+	uint32_t nd = c->ndict[col];
+	uint64_t *acc = wk->acc;
+	memset(acc, 0, (size_t)nd * 3 * sizeof(uint64_t));
+	const uint64_t *pk = c->col[ST_COL_PACKETS], *by = c->col[ST_COL_BYTES];
+	if (sp->scale) {
+		const uint32_t *smp = c->col[ST_COL_SAMPLING];
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint32_t i = all ? j : idx[j];
+			uint64_t mul = smp[i] > 1 ? smp[i] : 1, *a = acc + 3 * (size_t)code[i];
+			a[0]++;
+			a[1] += pk[i] * mul;
+			a[2] += by[i] * mul;
+		}
+	} else if (all) {
+		for (uint32_t i = 0; i < nsel; i++) {
+			uint64_t *a = acc + 3 * (size_t)code[i];
+			a[0]++;
+			a[1] += pk[i];
+			a[2] += by[i];
+		}
+	} else {
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint32_t i = idx[j];
+			uint64_t *a = acc + 3 * (size_t)code[i];
+			a[0]++;
+			a[1] += pk[i];
+			a[2] += by[i];
+		}
+	}
+	/* the entries seen, as rows of a one-column view of the dictionary */
+	uint32_t *ent = wk->ent, ne = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		ent[ne] = k;
+		ne += acc[3 * (size_t)k] != 0;
+	}
+	struct st_cols dc = { .n = nd };
+	dc.col[col] = (void *)(uintptr_t)c->dict[col];
+	key_field(&sp->group[0], &dc, ent, ne, keys, klen, 0);
+	struct q_tab *t = &wk->part->tab;
+	uint64_t *hs = wk->hashes;
+	for (uint32_t j = 0; j < ne; j++)
+		hs[j] = q_key_hashw(keys + (size_t)j * klen, kw);
+	for (uint32_t j = 0; j < ne; j++) {
+		const uint64_t *a = acc + 3 * (size_t)ent[j];
+		if (j + 8 < ne)
+			__builtin_prefetch(q_tab_key(t, hs[j + 8] & (t->nslot - 1)));
+		int rc = q_tab_add(t, keys + (size_t)j * klen, hs[j], a[0], a[1], a[2]);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 static int consume_agg(struct worker *wk, const struct st_cols *c, const uint32_t *idx,
@@ -260,27 +331,36 @@ static void *work(void *arg)
 	struct st_reader *rd = NULL;
 	int rc = q_fscratch_init(&fs, q->flt);
 	wk->hashes = q->keylen ? malloc(ST_BLOCK_ROWS_MAX * sizeof(uint64_t)) : NULL;
-	if (rc || !sel || !idx || (q->keylen && (!keys || !wk->hashes))) {
+	/* group by one field: its column may come as codes (agg_by_code) */
+	bool by_code = sp->kind == Q_AGG && sp->ngroup == 1;
+	if (by_code) {
+		wk->acc = malloc(65536 * 3 * sizeof(uint64_t));
+		wk->ent = malloc(65536 * sizeof(uint32_t));
+	}
+	/* columns only compared with constants or turned into keys may come
+	 * as codes: not a listing's order column, which is compared by value */
+	uint32_t codemask = q->need_cols & Q_CODE_COLS;
+	if (sp->kind == Q_LIST)
+		codemask &= ~ST_COL_BIT(q_fdefs[sp->order].col);
+	if (rc || !sel || !idx || (q->keylen && (!keys || !wk->hashes)) ||
+	    (by_code && (!wk->acc || !wk->ent))) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	/* the reader's range is inclusive on both ends */
-	rd = st_reader_open(wk->dir, sp->from_ms, sp->to_ms - 1);
+	rd = st_reader_open_part(wk->dir, sp->from_ms, sp->to_ms - 1, wk->w, wk->nw);
 	if (!rd) {
 		rc = -errno;
 		snprintf(wk->err.msg, sizeof(wk->err.msg), "%s: %s", wk->dir, strerror(errno));
 		goto out;
 	}
 	const struct st_block *b;
-	uint64_t k = 0;
 	while ((rc = st_reader_next(rd, &b)) != 0) {
 		if (rc < 0) {
 			/* an unreadable file: the reader moves on; count and go on */
 			wk->st.blocks_corrupt++;
 			continue;
 		}
-		if (k++ % wk->nw != wk->w)
-			continue;
 		wk->st.blocks++;
 		enum q_tri v = q_filter_zone(q->flt, st_block_zone(b));
 		if (v == QT_NONE) {
@@ -288,7 +368,7 @@ static void *work(void *arg)
 			continue;
 		}
 		struct st_cols c;
-		rc = st_reader_decode(rd, b, q->need_cols, &c);
+		rc = st_reader_decode_codes(rd, b, q->need_cols, codemask, &c);
 		if (rc) {
 			wk->st.blocks_corrupt++;
 			continue;
@@ -313,6 +393,8 @@ static void *work(void *arg)
 		wk->st.rows_matched += nsel;
 		if (sp->kind == Q_LIST)
 			rc = consume_list(wk, rd, b, &c, idx, nsel);
+		else if (by_code && c.code[q_fdefs[sp->group[0].f].col])
+			rc = agg_by_code(wk, &c, idx, nsel, v == QT_ALL, keys);
 		else
 			rc = consume_agg(wk, &c, idx, nsel, keys);
 		if (rc == -EBADMSG) {
@@ -322,14 +404,13 @@ static void *work(void *arg)
 		if (rc)
 			goto out;
 	}
-	if (wk->w == 0) {
-		struct st_reader_stats rs;
-		st_reader_stats(rd, &rs);
-		wk->st.segments = rs.segments;
-		wk->st.blocks_corrupt += rs.blocks_corrupt;
-		wk->st.blocks += rs.blocks_skipped; /* the reader's own time-range skips */
-		wk->st.blocks_skipped += rs.blocks_skipped;
-	}
+	/* each partition's reader counts its own blocks (segments: the first) */
+	struct st_reader_stats rs;
+	st_reader_stats(rd, &rs);
+	wk->st.segments = rs.segments;
+	wk->st.blocks_corrupt += rs.blocks_corrupt;
+	wk->st.blocks += rs.blocks_skipped; /* the reader's own time-range skips */
+	wk->st.blocks_skipped += rs.blocks_skipped;
 	rc = 0;
 out:
 	if (rc == -E2BIG)
@@ -343,6 +424,8 @@ out:
 	free(idx);
 	free(keys);
 	free(wk->hashes);
+	free(wk->acc);
+	free(wk->ent);
 	wk->rc = rc;
 	return NULL;
 }

@@ -916,8 +916,11 @@ int q_fscratch_init(struct q_fscratch *s, const struct q_filter *f)
 	memset(s, 0, sizeof(*s));
 	s->nmasks = max_depth(f, f->root, 0) + 2;
 	s->masks = malloc((size_t)s->nmasks * ST_BLOCK_ROWS_MAX);
-	if (!s->masks)
+	s->dm = malloc(65536);
+	if (!s->masks || !s->dm) {
+		q_fscratch_fini(s);
 		return -ENOMEM;
+	}
 	if (f->db && hs_alloc_scratch(f->db, &s->hs) != HS_SUCCESS) {
 		q_fscratch_fini(s);
 		return -ENOMEM;
@@ -928,6 +931,7 @@ int q_fscratch_init(struct q_fscratch *s, const struct q_filter *f)
 void q_fscratch_fini(struct q_fscratch *s)
 {
 	free(s->masks);
+	free(s->dm);
 	for (unsigned i = 0; i < Q_REGEX_MAX; i++)
 		free(s->em[i]);
 	if (s->hs)
@@ -990,6 +994,43 @@ static void addr_col(const uint8_t *a, uint32_t n, const struct q_node *nd, uint
 		memcpy(&x0, a + 16 * (size_t)i, 8);
 		memcpy(&x1, a + 16 * (size_t)i + 8, 8);
 		m[i] = (uint8_t)((acc & m[i]) | (((x0 & m0) == v0) & ((x1 & m1) == v1)));
+	}
+}
+
+/* m[i] (=|) dm[code[i]]: a test done once per dictionary entry, per row */
+static void by_code(const uint16_t *code, uint32_t n, const uint8_t *dm, uint8_t *m, bool acc)
+{
+	if (acc) {
+		for (uint32_t i = 0; i < n; i++)
+			m[i] |= dm[code[i]];
+	} else {
+		for (uint32_t i = 0; i < n; i++)
+			m[i] = dm[code[i]];
+	}
+}
+
+/* A prefix test on address column col: on its values, or on its
+ * dictionary when the block delivered it as codes. */
+static void addr_test(const struct st_cols *c, int col, struct q_fscratch *s,
+		      const struct q_node *nd, uint8_t *m, bool acc)
+{
+	if (c->code[col]) {
+		addr_col(c->dict[col], c->ndict[col], nd, s->dm, false);
+		by_code(c->code[col], c->n, s->dm, m, acc);
+	} else {
+		addr_col(c->col[col], c->n, nd, m, acc);
+	}
+}
+
+/* The same for a comparison on numeric column col of width w. */
+static void num_test(const struct st_cols *c, int col, unsigned w, struct q_fscratch *s, int cmp,
+		     uint64_t x, uint8_t *m, bool acc)
+{
+	if (c->code[col]) {
+		cmp_col(c->dict[col], w, c->ndict[col], cmp, x, s->dm, false);
+		by_code(c->code[col], c->n, s->dm, m, acc);
+	} else {
+		cmp_col(c->col[col], w, c->n, cmp, x, m, acc);
 	}
 }
 
@@ -1058,14 +1099,14 @@ static void eval_leaf(const struct q_filter *f, struct q_fscratch *s, const stru
 		return;
 	case QN_ADDR:
 		if (nd->field == QA_EXPORTER) {
-			addr_col(c->col[ST_COL_EXPORTER], n, nd, m, false);
+			addr_test(c, ST_COL_EXPORTER, s, nd, m, false);
 		} else if (nd->field == QA_NEXTHOP) {
-			addr_col(c->col[ST_COL_NEXT_HOP], n, nd, m, false);
+			addr_test(c, ST_COL_NEXT_HOP, s, nd, m, false);
 		} else {
 			if (sd)
-				addr_col(c->col[ST_COL_SRC_ADDR], n, nd, m, false);
+				addr_test(c, ST_COL_SRC_ADDR, s, nd, m, false);
 			if (dd)
-				addr_col(c->col[ST_COL_DST_ADDR], n, nd, m, sd);
+				addr_test(c, ST_COL_DST_ADDR, s, nd, m, sd);
 		}
 		return;
 	case QN_FLAGS: {
@@ -1097,14 +1138,14 @@ static void eval_leaf(const struct q_filter *f, struct q_fscratch *s, const stru
 										     : ST_COL_OUT_IF;
 		unsigned w = st_col_size((enum st_col)sc);
 		if (sd)
-			cmp_col(c->col[sc], w, n, nd->cmp, nd->val, m, false);
+			num_test(c, sc, w, s, nd->cmp, nd->val, m, false);
 		if (dd)
-			cmp_col(c->col[dc], w, n, nd->cmp, nd->val, m, sd);
+			num_test(c, dc, w, s, nd->cmp, nd->val, m, sd);
 		return;
 	}
 	case QV_PROTO: cmp_col(c->col[ST_COL_PROTO], 1, n, nd->cmp, nd->val, m, false); return;
-	case QV_TOS: cmp_col(c->col[ST_COL_TOS], 1, n, nd->cmp, nd->val, m, false); return;
-	case QV_VLAN: cmp_col(c->col[ST_COL_VLAN], 2, n, nd->cmp, nd->val, m, false); return;
+	case QV_TOS: num_test(c, ST_COL_TOS, 1, s, nd->cmp, nd->val, m, false); return;
+	case QV_VLAN: num_test(c, ST_COL_VLAN, 2, s, nd->cmp, nd->val, m, false); return;
 	case QV_PACKETS: cmp_col(c->col[ST_COL_PACKETS], 8, n, nd->cmp, nd->val, m, false); return;
 	case QV_BYTES: cmp_col(c->col[ST_COL_BYTES], 8, n, nd->cmp, nd->val, m, false); return;
 	case QV_FIRST: cmp_col(c->col[ST_COL_FIRST_MS], 8, n, nd->cmp, nd->val, m, false); return;

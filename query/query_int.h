@@ -81,6 +81,7 @@ struct q_fscratch {
 	uint8_t *masks;        /* Q_NODES_MAX? no: nn masks of ST_BLOCK_ROWS_MAX */
 	int nmasks;
 	uint8_t *em[Q_REGEX_MAX]; /* per pattern: dictionary entry matched */
+	uint8_t *dm;              /* per dictionary entry of a coded column */
 	uint32_t em_cap;
 	hs_scratch_t *hs;
 };
@@ -90,6 +91,13 @@ void q_fscratch_fini(struct q_fscratch *s);
 
 /* Verdict of the filter for a block's zone map. */
 enum q_tri q_filter_zone(const struct q_filter *f, const struct st_zone *z);
+/* Columns the filter may take as codes (st_reader_decode_codes): those
+ * it only compares with a constant. */
+#define Q_CODE_COLS                                                                       \
+	(ST_COL_BIT(ST_COL_SRC_ADDR) | ST_COL_BIT(ST_COL_DST_ADDR) | ST_COL_BIT(ST_COL_NEXT_HOP) | \
+	 ST_COL_BIT(ST_COL_EXPORTER) | ST_COL_BIT(ST_COL_SRC_AS) | ST_COL_BIT(ST_COL_DST_AS) |   \
+	 ST_COL_BIT(ST_COL_IN_IF) | ST_COL_BIT(ST_COL_OUT_IF) | ST_COL_BIT(ST_COL_SRC_PORT) |    \
+	 ST_COL_BIT(ST_COL_DST_PORT) | ST_COL_BIT(ST_COL_VLAN) | ST_COL_BIT(ST_COL_TOS))
 /* Evaluate the filter over decoded columns into sel[0..n) (1 = match).
  * 0 or -ENOMEM (Hyperscan). */
 int q_filter_eval(const struct q_filter *f, struct q_fscratch *s, const struct st_cols *c,

@@ -2,8 +2,15 @@
  *
  * Segments are listed at open and mapped one at a time, read-only. A sealed
  * segment whose footer says it cannot hold the range is skipped without
- * being mapped; otherwise block headers are walked (zone maps sit in the
- * first 192 bytes of each block, so skipping a block touches one page). */
+ * being mapped; other sealed segments are read through the footer's block
+ * index, unsealed ones (and any whose footer does not check out) by walking
+ * their blocks (FORMAT.md §8).
+ *
+ * Partitions: st_reader_open_part(..., part, nparts) returns the blocks
+ * k % nparts == part, k counted per segment from a start derived from its
+ * name, so nparts threads share a store
+ * without sharing state. Through an index, a partition reads (and
+ * CRC-checks) only its own blocks; a walk checks every block it passes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -34,6 +41,13 @@ struct st_reader {
 	size_t map_len;
 	struct seg_walk walk;
 	bool walking;
+	/* a sealed segment is read through its footer's index instead */
+	const uint8_t *ftr_ent;
+	uint32_t ftr_n, ftr_i;
+	uint64_t ftr_off;
+	/* partition: this reader returns the blocks k with k % nparts == part */
+	unsigned part, nparts;
+	uint64_t k;
 	struct st_block cur;
 	struct blk_dec *dec;
 	struct st_reader_stats st;
@@ -41,11 +55,23 @@ struct st_reader {
 
 struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_ms)
 {
+	return st_reader_open_part(dir, from_ms, to_ms, 0, 1);
+}
+
+struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_t to_ms,
+				      unsigned part, unsigned nparts)
+{
+	if (!nparts || part >= nparts) {
+		errno = EINVAL;
+		return NULL;
+	}
 	struct st_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return NULL;
 	r->from = from_ms;
 	r->to = to_ms;
+	r->part = part;
+	r->nparts = nparts;
 	r->dec = blk_dec_new();
 	int rc = r->dec ? seg_list(dir, &r->files, &r->nfiles) : -ENOMEM;
 	if (rc) {
@@ -56,14 +82,24 @@ struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_
 	return r;
 }
 
+/* What the walk of an unsealed segment found: every partition walks it,
+ * partition 0 reports it. */
+static void walk_stats(const struct st_reader *r, struct st_reader_stats *st)
+{
+	if (r->part == 0 && !r->ftr_ent) {
+		st->blocks_corrupt += r->walk.blocks_bad;
+		st->bytes_corrupt += r->walk.bytes_bad;
+		st->tail_bytes += r->walk.tail_bytes;
+	}
+}
+
 static void unmap(struct st_reader *r)
 {
 	if (r->map) {
-		r->st.blocks_corrupt += r->walk.blocks_bad;
-		r->st.bytes_corrupt += r->walk.bytes_bad;
-		r->st.tail_bytes += r->walk.tail_bytes;
+		walk_stats(r, &r->st);
 		munmap(r->map, r->map_len);
 	}
+	r->ftr_ent = NULL;
 	r->map = NULL;
 	r->walking = false;
 }
@@ -114,7 +150,8 @@ static int open_next(struct st_reader *r)
 			close(fd);
 			return e;
 		}
-		r->st.segments++;
+		if (r->part == 0)
+			r->st.segments++;
 		if (footer_excludes(r, fd, (uint64_t)st.st_size)) {
 			close(fd);
 			continue;
@@ -136,6 +173,39 @@ static int open_next(struct st_reader *r)
 		}
 		r->walking = true;
 		r->cur.path = f->path;
+		r->ftr_i = 0;
+		/* block numbers restart per segment, from a start taken from
+		 * the name: partitions that listed the store at different
+		 * moments still agree on every block they both see */
+		r->k = 0;
+		for (const char *c = f->path; *c; c++)
+			r->k = r->k * 31 + (uint8_t)*c;
+		if (!seg_footer(r->map, r->map_len, &r->ftr_ent, &r->ftr_n, &r->ftr_off))
+			r->ftr_ent = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+/* Next block of this partition from the footer's index: 1, or 0 at its
+ * end. Only blocks of the partition are touched: their CRC is checked here,
+ * the others are not read at all. */
+static int next_indexed(struct st_reader *r)
+{
+	while (r->ftr_i < r->ftr_n) {
+		const uint8_t *e = r->ftr_ent + (size_t)r->ftr_i++ * FTR_ENT_LEN;
+		if (r->k++ % r->nparts != r->part)
+			continue;
+		/* the index's time bounds skip without touching the block */
+		if (le64_ld(e + 16) > r->to || le64_ld(e + 24) < r->from) {
+			r->st.blocks_skipped++;
+			continue;
+		}
+		if (seg_blk_at(r->map, r->ftr_off, e, &r->cur.b) != 1) {
+			r->st.blocks_corrupt++;
+			r->st.bytes_corrupt += le32_ld(e + 8);
+			continue;
+		}
 		return 1;
 	}
 	return 0;
@@ -149,9 +219,18 @@ int st_reader_next(struct st_reader *r, const struct st_block **out)
 			if (rc <= 0)
 				return rc;
 		}
-		if (seg_walk_next(&r->walk, &r->cur.b) != 1) {
-			unmap(r);
-			continue;
+		if (r->ftr_ent) {
+			if (!next_indexed(r)) {
+				unmap(r);
+				continue;
+			}
+		} else {
+			if (seg_walk_next(&r->walk, &r->cur.b) != 1) {
+				unmap(r);
+				continue;
+			}
+			if (r->k++ % r->nparts != r->part)
+				continue;
 		}
 		const struct st_zone *z = &r->cur.b.zone;
 		if (z->first_min > r->to || z->last_max < r->from) {
@@ -185,12 +264,15 @@ int st_reader_decode(struct st_reader *r, const struct st_block *b, uint32_t col
 	return blk_decode(r->dec, &b->b, colmask, out);
 }
 
+int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32_t colmask,
+			   uint32_t codemask, struct st_cols *out)
+{
+	return blk_decode_codes(r->dec, &b->b, colmask, codemask & colmask, out);
+}
+
 void st_reader_stats(const struct st_reader *r, struct st_reader_stats *out)
 {
 	*out = r->st;
-	if (r->map) {
-		out->blocks_corrupt += r->walk.blocks_bad;
-		out->bytes_corrupt += r->walk.bytes_bad;
-		out->tail_bytes += r->walk.tail_bytes;
-	}
+	if (r->map)
+		walk_stats(r, out);
 }

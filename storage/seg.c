@@ -158,6 +158,40 @@ static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *o
 	return -1;
 }
 
+/* n LEB128 values from [*pp, end) into out[]: 0, or -1 when one is
+ * malformed or runs past end. While 8 bytes remain, a value of up to 8
+ * bytes is taken from one load: its length from the first byte without a
+ * continuation bit, its 7-bit groups gathered by shifts (no branch per
+ * byte); longer values and the last bytes take get_varint(). */
+static int get_varints(const uint8_t **pp, const uint8_t *end, uint32_t n, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint32_t i = 0;
+	for (; i < n && end - p >= 8; i++) {
+		uint64_t w;
+		__builtin_memcpy(&w, p, 8);
+		uint64_t stop = ~w & 0x8080808080808080ull;
+		if (!stop) {
+			if (get_varint(&p, end, &out[i]))
+				return -1;
+			continue;
+		}
+		unsigned len = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
+		if (len < 8)
+			w &= (1ull << (8 * len)) - 1;
+		out[i] = (w & 0x7full) | ((w >> 1) & (0x7full << 7)) | ((w >> 2) & (0x7full << 14)) |
+			 ((w >> 3) & (0x7full << 21)) | ((w >> 4) & (0x7full << 28)) |
+			 ((w >> 5) & (0x7full << 35)) | ((w >> 6) & (0x7full << 42)) |
+			 ((w >> 7) & (0x7full << 49));
+		p += len;
+	}
+	for (; i < n; i++)
+		if (get_varint(&p, end, &out[i]))
+			return -1;
+	*pp = p;
+	return 0;
+}
+
 /* ------------------------------------------------------------ segment hdr */
 
 void seg_hdr_write(uint8_t out[SEG_HDR_LEN], const struct seg_hdr *h)
@@ -1786,6 +1820,50 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b)
 	return 0;
 }
 
+/* The footer of a sealed segment held in buf: 1 and its index (n entries
+ * of FTR_ENT_LEN bytes at *ent, footer at *off), 0 when there is none or it
+ * does not check out (CRC, bounds, trailer) -- the caller then walks. */
+int seg_footer(const uint8_t *buf, size_t len, const uint8_t **ent, uint32_t *n, uint64_t *off)
+{
+	if (len < SEG_HDR_LEN + FTR_HDR_LEN + TRL_LEN)
+		return 0;
+	const uint8_t *t = buf + len - TRL_LEN;
+	if (memcmp(t + 8, TRL_MAGIC, 8) != 0)
+		return 0;
+	uint64_t fo = le64_ld(t);
+	if (fo < SEG_HDR_LEN || fo > len - TRL_LEN - FTR_HDR_LEN)
+		return 0;
+	struct seg_walk w = { .buf = buf, .len = len };
+	if (!footer_at(&w, (size_t)fo) || fo + le32_ld(buf + fo + 8) != len - TRL_LEN)
+		return 0;
+	*ent = buf + fo + FTR_HDR_LEN;
+	*n = le32_ld(buf + fo + 12);
+	*off = fo;
+	return 1;
+}
+
+/* The block a footer entry names: 1 (*b filled) when its magic, length and
+ * CRC hold and it lies between the header and the footer, else 0. */
+int seg_blk_at(const uint8_t *buf, uint64_t footer_off, const uint8_t *ent, struct seg_blk *b)
+{
+	uint64_t off = le64_ld(ent);
+	uint32_t len = le32_ld(ent + 8), l2 = 0;
+	if (off < SEG_HDR_LEN || off > footer_off || len > footer_off - off)
+		return 0;
+	struct seg_walk w = { .buf = buf, .len = (size_t)(off + len) };
+	if (blk_at(&w, (size_t)off, &l2) != 1 || l2 != len)
+		return 0;
+	const uint8_t *p = buf + off;
+	b->p = p;
+	b->len = len;
+	b->off = off;
+	b->nrows = le32_ld(p + 12);
+	b->commit = le64_ld(p + 16);
+	b->raw_len = le32_ld(p + 24);
+	zone_read(p + BLK_HDR_LEN, &b->zone);
+	return 1;
+}
+
 /* ---------------------------------------------------------------- decoder */
 
 struct blk_dec {
@@ -1798,6 +1876,7 @@ struct blk_dec {
 	struct buf prows; /* ENC_DEP: the same for the parent */
 	struct buf tmp;   /* unpacked codes */
 	struct buf colbuf[ST_COL_MAX];
+	struct buf codebuf[ST_COL_MAX]; /* columns delivered as codes */
 	struct buf strarena;
 	struct buf stroff[FLOW_STR_MAX];
 	struct buf strlen_[FLOW_STR_MAX];
@@ -1821,8 +1900,10 @@ void blk_dec_free(struct blk_dec *d)
 	buf_free(&d->rows);
 	buf_free(&d->prows);
 	buf_free(&d->tmp);
-	for (unsigned c = 0; c < ST_COL_MAX; c++)
+	for (unsigned c = 0; c < ST_COL_MAX; c++) {
 		buf_free(&d->colbuf[c]);
+		buf_free(&d->codebuf[c]);
+	}
 	buf_free(&d->strarena);
 	for (unsigned s = 0; s < FLOW_STR_MAX; s++) {
 		buf_free(&d->stroff[s]);
@@ -1911,23 +1992,77 @@ static uint32_t unpack16(const uint8_t *p, size_t len, uint32_t n, unsigned b, u
 
 #define BAD (-EBADMSG)
 
-static int dec_fixed(const uint8_t *r, size_t rl, uint8_t enc, unsigned w, const struct coldef *cd,
-		     uint32_t n, uint8_t *col)
+/* n decoded integers v[] into a column of sz-byte elements (sz = the
+ * stored width: callers checked it); -1 if one does not fit. v may alias
+ * col when sz is 8. */
+static int store_ints(uint8_t *col, unsigned sz, const uint64_t *v, uint32_t n)
+{
+	uint64_t any = 0;
+	switch (sz) {
+	case 8:
+		if ((const void *)v != (void *)col)
+			memcpy(col, v, (size_t)n * 8);
+		return 0;
+	case 4:
+		for (uint32_t i = 0; i < n; i++) {
+			any |= v[i];
+			le32_st(col + (size_t)i * 4, (uint32_t)v[i]);
+		}
+		return any >> 32 ? -1 : 0;
+	case 2:
+		for (uint32_t i = 0; i < n; i++) {
+			any |= v[i];
+			le16_st(col + (size_t)i * 2, (uint16_t)v[i]);
+		}
+		return any >> 16 ? -1 : 0;
+	case 1:
+		for (uint32_t i = 0; i < n; i++) {
+			any |= v[i];
+			col[i] = (uint8_t)v[i];
+		}
+		return any >> 8 ? -1 : 0;
+	}
+	return -1;
+}
+
+/* Entries dv (w bytes each) into a column of cd->size elements: the same
+ * bytes, or IPv4 addresses as v4-mapped IPv6. */
+static void put_vals(uint8_t *col, const struct coldef *cd, unsigned w, const uint8_t *dv,
+		     uint32_t n)
+{
+	if (w == cd->size) {
+		memcpy(col, dv, (size_t)n * w);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		put_elem(col, cd->size, i, dv + (size_t)i * w, w, cd->kind == K_ADDR);
+}
+
+static int dec_fixed(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, unsigned w,
+		     const struct coldef *cd, uint32_t n, uint8_t *col)
 {
 	bool addr = cd->kind == K_ADDR;
 	unsigned sz = cd->size;
+	/* integers go through a u64 array: the column itself when 8 wide */
+	uint64_t *iv = (uint64_t *)(void *)col;
+	if ((enc == ENC_FOR_BITS || enc == ENC_VARINT) && sz != 8) {
+		if (buf_reserve(&d->tmp, (size_t)n * 8 + 8))
+			return -ENOMEM;
+		iv = (uint64_t *)(void *)d->tmp.p;
+	}
 	switch (enc) {
 	case ENC_CONST:
 		if (rl != w)
 			return BAD;
-		for (uint32_t i = 0; i < n; i++)
-			put_elem(col, sz, i, r, w, addr);
+		if (n)
+			put_elem(col, sz, 0, r, w, addr);
+		for (uint32_t i = 1; i < n; i++)
+			memcpy(col + (size_t)i * sz, col, sz);
 		return 0;
 	case ENC_RAW:
 		if (rl != (size_t)n * w)
 			return BAD;
-		for (uint32_t i = 0; i < n; i++)
-			put_elem(col, sz, i, r + (size_t)i * w, w, addr);
+		put_vals(col, cd, w, r, n);
 		return 0;
 	case ENC_PLANES: {
 		if (rl != (size_t)n * w)
@@ -1946,24 +2081,13 @@ static int dec_fixed(const uint8_t *r, size_t rl, uint8_t enc, unsigned w, const
 		uint32_t nd = le32_ld(r);
 		if (nd < 2 || nd > 65536 || rl != dict_size(n, w, nd))
 			return BAD;
-		const uint8_t *dv = r + 4, *ix = r + 4 + (size_t)nd * w;
-		unsigned b = idx_bits(nd);
-		uint32_t mask = (1u << b) - 1;
-		size_t ixlen = rl - 4 - (size_t)nd * w;
-		for (uint32_t i = 0; i < n; i++) {
-			/* index i occupies bits [i*b, i*b + b) of the packed array;
-			 * b <= 16 so three bytes always hold it */
-			size_t bit = (size_t)i * b, by = bit >> 3;
-			uint32_t x = ix[by];
-			if (by + 1 < ixlen)
-				x |= (uint32_t)ix[by + 1] << 8;
-			if (by + 2 < ixlen)
-				x |= (uint32_t)ix[by + 2] << 16;
-			uint32_t k = (x >> (bit & 7)) & mask;
-			if (k >= nd)
-				return BAD;
-			put_elem(col, sz, i, dv + (size_t)k * w, w, addr);
-		}
+		if (buf_reserve(&d->rows, (size_t)n * 2 + 2))
+			return -ENOMEM;
+		size_t at = 4 + (size_t)nd * w;
+		uint16_t *ri = (uint16_t *)(void *)d->rows.p;
+		if (n && unpack16(r + at, rl - at, n, idx_bits(nd), ri) >= nd)
+			return BAD;
+		put_rows(col, cd, w, r + 4, ri, n);
 		return 0;
 	}
 	case ENC_FOR_BITS: {
@@ -1973,29 +2097,15 @@ static int dec_fixed(const uint8_t *r, size_t rl, uint8_t enc, unsigned w, const
 		unsigned bw = r[8];
 		if (bw > PACK_MAX_W || rl - 9 != ((size_t)n * bw + 7) / 8)
 			return BAD;
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t x = mn + (bw ? get_bits(r + 9, rl - 9, i, bw) : 0);
-			if (w < 8 && (x >> (8 * w)))
-				return BAD;
-			uint8_t b[8];
-			le64_st(b, x);
-			put_elem(col, sz, i, b, w, false);
-		}
-		return 0;
+		for (uint32_t i = 0; i < n; i++)
+			iv[i] = mn + (bw ? get_bits(r + 9, rl - 9, i, bw) : 0);
+		return store_ints(col, sz, iv, n) ? BAD : 0;
 	}
 	case ENC_VARINT: {
 		const uint8_t *p = r, *end = r + rl;
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t v;
-			if (get_varint(&p, end, &v))
-				return BAD;
-			if (w < 8 && (v >> (8 * w)))
-				return BAD;
-			uint8_t b[8];
-			le64_st(b, v);
-			put_elem(col, sz, i, b, w, false);
-		}
-		return p == end ? 0 : BAD;
+		if (get_varints(&p, end, n, iv) || p != end)
+			return BAD;
+		return store_ints(col, sz, iv, n) ? BAD : 0;
 	}
 	}
 	return BAD;
@@ -2015,9 +2125,8 @@ static int get_ints(const uint8_t *r, size_t rl, uint32_t n, bool bits, uint64_t
 		return 0;
 	}
 	const uint8_t *p = r, *end = r + rl;
-	for (uint32_t i = 0; i < n; i++)
-		if (get_varint(&p, end, &o[i]))
-			return -1;
+	if (get_varints(&p, end, n, o))
+		return -1;
 	return p == end ? 0 : -1;
 }
 
@@ -2176,9 +2285,10 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 
 /* ENC_DEP (r, rl: the chunk): row i takes entry tab[parent index of row i]
  * of the column's own dictionary. The parent must be an address column
- * stored as DICT in the same block. */
-static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
-		   unsigned w, const struct coldef *cd, uint32_t n, uint8_t *col)
+ * stored as DICT in the same block. Rows' entries into rows (u16 x n), the
+ * dictionary at *dv (*nd_out values of w bytes). */
+static int dep_rows(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
+		    unsigned w, uint32_t n, struct buf *rows, uint32_t *nd_out, const uint8_t **dv)
 {
 	if (rl < 5 || (r[0] != ST_COL_SRC_ADDR && r[0] != ST_COL_DST_ADDR))
 		return BAD;
@@ -2200,19 +2310,84 @@ static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r,
 	uint32_t nd = le32_ld(r);
 	if (nd < 1 || nd > 65536 || rl != dict_size(np, w, nd))
 		return BAD;
-	const uint8_t *dv = r + 4, *tix = r + 4 + (size_t)nd * w;
+	const uint8_t *tix = r + 4 + (size_t)nd * w;
 	size_t tixlen = rl - 4 - (size_t)nd * w;
 	unsigned tb = idx_bits(nd);
 	if (buf_reserve(&d->tab, (size_t)np * sizeof(uint16_t)) ||
-	    buf_reserve(&d->rows, (size_t)n * 2 + 2))
+	    buf_reserve(rows, (size_t)n * 2 + 2))
 		return -ENOMEM;
-	uint16_t *tab = (uint16_t *)(void *)d->tab.p, *ri = (uint16_t *)(void *)d->rows.p;
+	uint16_t *tab = (uint16_t *)(void *)d->tab.p, *ri = (uint16_t *)(void *)rows->p;
 	if (unpack16(tix, tixlen, np, tb, tab) >= nd)
 		return BAD;
 	for (uint32_t i = 0; i < n; i++)
 		ri[i] = tab[prow[i]]; /* prow[i] < np: checked by dict_rows */
-	put_rows(col, cd, w, dv, ri, n);
+	*nd_out = nd;
+	*dv = r + 4;
 	return 0;
+}
+
+static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
+		   unsigned w, const struct coldef *cd, uint32_t n, uint8_t *col)
+{
+	uint32_t nd;
+	const uint8_t *dv;
+	int rc = dep_rows(d, b, r, rl, w, n, &d->rows, &nd, &dv);
+	if (rc)
+		return rc;
+	put_rows(col, cd, w, dv, (const uint16_t *)(const void *)d->rows.p, n);
+	return 0;
+}
+
+/* A column stored as a dictionary (CONST, DICT, DICT_DELTA, DICT_HOT,
+ * DEP) delivered as codes: each row's entry into code (u16 x n) and the
+ * entries, decoded, into col. 1 done (*nd_out entries), 0 the encoding is
+ * not a dictionary (decode values instead), <0 malformed. */
+static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
+		     uint8_t enc, unsigned w, const struct coldef *cd, uint32_t n, struct buf *code,
+		     uint8_t *col, uint32_t *nd_out)
+{
+	uint32_t nd;
+	const uint8_t *dv;
+	int rc;
+	switch (enc) {
+	case ENC_CONST:
+		if (rl != w)
+			return BAD;
+		if (buf_reserve(code, (size_t)n * 2 + 2))
+			return -ENOMEM;
+		memset(code->p, 0, (size_t)n * 2);
+		nd = 1;
+		dv = r;
+		break;
+	case ENC_DICT: {
+		if (rl < 4)
+			return BAD;
+		nd = le32_ld(r);
+		if (nd < 2 || nd > 65536 || rl != dict_size(n, w, nd))
+			return BAD;
+		if (buf_reserve(code, (size_t)n * 2 + 2))
+			return -ENOMEM;
+		dv = r + 4;
+		size_t at = 4 + (size_t)nd * w;
+		if (n && unpack16(r + at, rl - at, n, idx_bits(nd), (uint16_t *)(void *)code->p) >= nd)
+			return BAD;
+		break;
+	}
+	case ENC_DICT_DELTA:
+	case ENC_DICT_HOT:
+		if (cd->kind != K_ADDR || dict_rows(&d->dvals, code, &d->tmp, r, rl, enc, w, n, &nd, &dv))
+			return BAD;
+		break;
+	case ENC_DEP:
+		if ((rc = dep_rows(d, b, r, rl, w, n, code, &nd, &dv)))
+			return rc;
+		break;
+	default:
+		return 0;
+	}
+	put_vals(col, cd, w, dv, nd);
+	*nd_out = nd;
+	return 1;
 }
 
 static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_t **chunk)
@@ -2374,8 +2549,16 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
 {
+	return blk_decode_codes(d, b, colmask, 0, out);
+}
+
+int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+		     uint32_t codemask, struct st_cols *out)
+{
 	uint32_t n = b->nrows;
 	memset(out, 0, sizeof(*out));
+	/* PERPKT columns divide by their packet counts' values */
+	codemask &= ~(ST_COL_BIT(ST_COL_PACKETS) | ST_COL_BIT(ST_COL_REV_PACKETS));
 	if (n > ST_BLOCK_ROWS_MAX)
 		return BAD;
 	if (b->len < BLK_DIR_OFF || b->p[28] > 64)
@@ -2416,6 +2599,20 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 			return -ENOMEM;
 		uint8_t *col = d->colbuf[c].p;
 		uint8_t enc = de[1], w = de[3];
+		if ((codemask & ST_COL_BIT(c)) && cd->kind != K_STR && cd->kind != K_TIME &&
+		    cd->kind != K_DUR && (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
+			uint32_t nd = 0;
+			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], col, &nd);
+			if (rc < 0)
+				return rc;
+			if (rc == 1) {
+				out->code[c] = (const uint16_t *)(const void *)d->codebuf[c].p;
+				out->dict[c] = col;
+				out->ndict[c] = nd;
+				done |= ST_COL_BIT(c);
+				continue;
+			}
+		}
 
 		switch (cd->kind) {
 		case K_TIME: {
@@ -2482,7 +2679,7 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
 				     : enc == ENC_PDICT	   ? dec_pdict(d, r, rl, w, cd, n, col)
 				     : enc == ENC_DICT_DELTA || enc == ENC_DICT_HOT
 					     ? dec_dict_rows(d, r, rl, enc, w, cd, n, col)
-							     : dec_fixed(r, rl, enc, w, cd, n, col);
+							     : dec_fixed(d, r, rl, enc, w, cd, n, col);
 			}
 			if (rc)
 				return rc;

@@ -96,6 +96,11 @@ int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len);
 /* 1: *b is the next good block; 0: end (footer, tail or EOF). */
 int seg_walk_next(struct seg_walk *w, struct seg_blk *b);
 
+/* Sealed segments: the footer's block index (1, or 0 when absent/unsound)
+ * and one indexed block, CRC-checked (1 sound, 0 not). FORMAT.md §6, §8. */
+int seg_footer(const uint8_t *buf, size_t len, const uint8_t **ent, uint32_t *n, uint64_t *off);
+int seg_blk_at(const uint8_t *buf, uint64_t footer_off, const uint8_t *ent, struct seg_blk *b);
+
 /* ---- block encoder ---- */
 
 /* Rows of one block in columns: col[c] holds n elements of st_col_size(c)
@@ -141,6 +146,10 @@ struct blk_dec;
 struct blk_dec *blk_dec_new(void);
 void blk_dec_free(struct blk_dec *d);
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out);
+/* The same; the columns of codemask (a subset of colmask) that the block
+ * stores as a dictionary come as codes (st_cols.code/dict/ndict). */
+int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+		     uint32_t codemask, struct st_cols *out);
 
 /* ---- footer ---- */
 struct ftr_ent {

@@ -189,6 +189,13 @@ struct st_block; /* one block of one segment, valid until the next call */
  * UINT64_MAX for all). Segment files present at open are listed then; each is
  * mapped as it is reached, so blocks completed before that are seen. */
 struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_ms);
+/* The same, returning only partition part of nparts: the blocks whose
+ * number k (per segment, from a start derived from the segment's name) has
+ * k % nparts == part. The partitions of
+ * one nparts together return every block once; per-segment counts
+ * (segments, what walks of unsealed segments found) go to partition 0. */
+struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_t to_ms,
+				      unsigned part, unsigned nparts);
 void st_reader_close(struct st_reader *r);
 
 /* Next block overlapping the range: 1 (*out set), 0 at the end, -errno on a
@@ -210,12 +217,24 @@ struct st_cols {
 	const uint32_t *str_off[FLOW_STR_MAX]; /* into str_arena */
 	const uint16_t *str_len[FLOW_STR_MAX];
 	const char *str_arena;
+	/* columns asked for as codes (st_reader_decode_codes) that the block
+	 * stores as a dictionary: row i's value is entry code[c][i] of dict[c]
+	 * (ndict[c] decoded values of st_col_size(c) bytes) and col[c] is NULL */
+	const uint16_t *code[ST_COL_MAX];
+	const void *dict[ST_COL_MAX];
+	uint32_t ndict[ST_COL_MAX];
 };
 
 /* Decode the columns in colmask (ST_COL_BIT()). -EBADMSG if the block is
  * inconsistent (it passed its CRC, so only a bug or a crafted file). */
 int st_reader_decode(struct st_reader *r, const struct st_block *b, uint32_t colmask,
 		     struct st_cols *out);
+/* The same; the columns of codemask (a subset of colmask; not strings or
+ * times) that the block stores as a dictionary come as codes and their
+ * dictionary instead of values: group-bys and filters then work once per
+ * distinct value. The others come as values. */
+int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32_t colmask,
+			   uint32_t codemask, struct st_cols *out);
 
 struct st_reader_stats {
 	uint32_t segments;
