@@ -160,6 +160,9 @@ static bool table_col(const char *name, bool listing)
 	return false;
 }
 
+/* Aligned table: every cell is formatted once into an arena (widths come
+ * from there), then rows are written with their padding through one large
+ * stdio buffer. */
 static void print_table(const struct q_result *r, bool listing)
 {
 	unsigned nc = q_result_ncols(r);
@@ -168,41 +171,88 @@ static void print_table(const struct q_result *r, bool listing)
 	char buf[128];
 	if (nc > 64)
 		nc = 64;
-	bool show[64];
+	bool show[64], right[64];
+	unsigned ns = 0;
 	for (unsigned c = 0; c < nc; c++) {
 		w[c] = strlen(q_result_col_name(r, c));
 		show[c] = table_col(q_result_col_name(r, c), listing);
+		right[c] = q_result_col_type(r, c) == Q_CT_NUM;
+		ns += show[c];
 	}
-	for (size_t i = 0; i < nr; i++)
+	/* cells: lengths (u8: a cell is < 128 bytes) and the text, no NULs */
+	uint8_t *lens = malloc(nr * ns + 1);
+	size_t cap = nr * ns * 12 + 64, used = 0;
+	char *text = malloc(cap);
+	if (!lens || !text) {
+		free(lens);
+		free(text);
+		fprintf(stderr, "flowdelta: query: out of memory\n");
+		return;
+	}
+	for (size_t i = 0, k = 0; i < nr; i++)
 		for (unsigned c = 0; c < nc; c++) {
 			if (!show[c])
 				continue;
 			size_t l = strlen(q_result_cell(r, i, c, true, buf, sizeof(buf)));
+			if (used + l > cap) {
+				char *t = realloc(text, cap * 2 + l);
+				if (!t) {
+					free(lens);
+					free(text);
+					fprintf(stderr, "flowdelta: query: out of memory\n");
+					return;
+				}
+				text = t;
+				cap = cap * 2 + l;
+			}
+			memcpy(text + used, buf, l);
+			used += l;
+			lens[k++] = (uint8_t)l;
 			if (l > w[c])
 				w[c] = l;
 		}
+	static char obuf[1 << 20];
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	bool first = true;
 	for (unsigned c = 0; c < nc; c++) {
 		const char *n = q_result_col_name(r, c);
 		if (!show[c])
 			continue;
-		bool right = q_result_col_type(r, c) == Q_CT_NUM;
-		printf("%s%*s%s", first ? "" : "  ", right ? (int)w[c] : -(int)w[c], n, "");
+		printf("%s%*s%s", first ? "" : "  ", right[c] ? (int)w[c] : -(int)w[c], n, "");
 		first = false;
 	}
 	putchar('\n');
-	for (size_t i = 0; i < nr; i++) {
+	char sp[130];
+	memset(sp, ' ', sizeof(sp));
+	const char *t = text;
+	for (size_t i = 0, k = 0; i < nr; i++) {
 		first = true;
 		for (unsigned c = 0; c < nc; c++) {
 			if (!show[c])
 				continue;
-			bool right = q_result_col_type(r, c) == Q_CT_NUM;
-			printf("%s%*s", first ? "" : "  ", right ? (int)w[c] : -(int)w[c],
-			       q_result_cell(r, i, c, true, buf, sizeof(buf)));
+			size_t l = lens[k++], pad = w[c] - l + (first ? 0 : 2);
+			if (right[c]) {
+				fwrite_unlocked(sp, 1, pad, stdout);
+				fwrite_unlocked(t, 1, l, stdout);
+			} else {
+				if (!first)
+					fwrite_unlocked(sp, 1, 2, stdout);
+				fwrite_unlocked(t, 1, l, stdout);
+				/* no trailing blanks after the last column */
+				bool last = true;
+				for (unsigned d = c + 1; d < nc; d++)
+					last &= !show[d];
+				if (!last)
+					fwrite_unlocked(sp, 1, w[c] - l, stdout);
+			}
+			t += l;
 			first = false;
 		}
-		putchar('\n');
+		putchar_unlocked('\n');
 	}
+	fflush(stdout);
+	free(lens);
+	free(text);
 }
 
 static void print_rows(const struct q_result *r, enum fmt fmt)

@@ -228,10 +228,15 @@ static int consume_agg(struct worker *wk, const struct st_cols *c, const uint32_
 static void row_rec(const struct st_cols *c, uint32_t colmask, uint32_t i, struct flow_rec *r)
 {
 	memset(r, 0, sizeof(*r));
-	for (unsigned k = 0; k < ST_COL_MAX; k++)
-		if ((colmask & ST_COL_BIT(k)) && col_w[k] && c->col[k])
-			memcpy((uint8_t *)r + col_off[k], (const uint8_t *)c->col[k] + (size_t)i * col_w[k],
-			       col_w[k]);
+	for (unsigned k = 0; k < ST_COL_MAX; k++) {
+		if (!(colmask & ST_COL_BIT(k)) || !col_w[k])
+			continue;
+		const uint8_t *v = c->code[k] ? (const uint8_t *)c->dict[k] + (size_t)c->code[k][i] * col_w[k]
+			: c->col[k] ? (const uint8_t *)c->col[k] + (size_t)i * col_w[k]
+			: NULL;
+		if (v)
+			memcpy((uint8_t *)r + col_off[k], v, col_w[k]);
+	}
 }
 
 /* Numeric value of field f in row i of decoded columns (as q_rec_num). */
@@ -300,17 +305,17 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	nsel = prune_list(wk->part, c, idx, nsel);
 	if (!nsel)
 		return 0;
-	/* a second decode with every output column: only blocks with rows
-	 * that can still make the listing pay for it (the filter columns are
-	 * decoded again, which is cheap next to the rest) */
-	int rc = st_reader_decode(rd, b, m, c);
+	/* a second decode with every output column, of the selected rows
+	 * only: only blocks with rows that can still make the listing pay for
+	 * it, and columns with random access decode just those rows */
+	int rc = st_reader_decode_rows(rd, b, m, idx, nsel, c);
 	if (rc)
 		return rc;
 	struct flow_rec rec;
 	for (uint32_t j = 0; j < nsel; j++) {
 		/* only the listing's columns: filter columns must not change the
 		 * row (its tie-break compares whole records) */
-		row_rec(c, q->out_cols, idx[j], &rec);
+		row_rec(c, q->out_cols, j, &rec);
 		if ((rc = q_list_offer(wk->part, &rec)))
 			return rc;
 	}

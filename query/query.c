@@ -308,6 +308,16 @@ fail:
 const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 {
 	static const char *u[] = { "", "k", "M", "G", "T", "P", "E" };
+	if (v < 1000 && len >= 4) {
+		char *p = buf;
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p = 0;
+		return buf;
+	}
 	if (v < 1000) {
 		snprintf(buf, len, "%" PRIu64, v);
 		return buf;

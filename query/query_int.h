@@ -98,6 +98,13 @@ enum q_tri q_filter_zone(const struct q_filter *f, const struct st_zone *z);
 	 ST_COL_BIT(ST_COL_EXPORTER) | ST_COL_BIT(ST_COL_SRC_AS) | ST_COL_BIT(ST_COL_DST_AS) |   \
 	 ST_COL_BIT(ST_COL_IN_IF) | ST_COL_BIT(ST_COL_OUT_IF) | ST_COL_BIT(ST_COL_SRC_PORT) |    \
 	 ST_COL_BIT(ST_COL_DST_PORT) | ST_COL_BIT(ST_COL_VLAN) | ST_COL_BIT(ST_COL_TOS))
+/* Columns some part of the engine reads as values (times, counters and
+ * the sampling rate); the rest may come as codes where only rows are
+ * copied out. */
+#define Q_VALUE_COLS                                                                         \
+	(ST_COL_BIT(ST_COL_FIRST_MS) | ST_COL_BIT(ST_COL_LAST_MS) | ST_COL_BIT(ST_COL_PACKETS) |  \
+	 ST_COL_BIT(ST_COL_BYTES) | ST_COL_BIT(ST_COL_REV_PACKETS) | ST_COL_BIT(ST_COL_REV_BYTES) | \
+	 ST_COL_BIT(ST_COL_SAMPLING))
 /* Evaluate the filter over decoded columns into sel[0..n) (1 = match).
  * 0 or -ENOMEM (Hyperscan). */
 int q_filter_eval(const struct q_filter *f, struct q_fscratch *s, const struct st_cols *c,

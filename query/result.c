@@ -612,15 +612,40 @@ uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c)
 	}
 }
 
+/* v in decimal into buf (len >= 21); returns buf */
+static const char *fmt_u64(uint64_t v, char *buf, size_t len)
+{
+	char t[24], *e = t + sizeof(t), *p = e;
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	size_t n = (size_t)(e - p);
+	if (n >= len)
+		n = len ? len - 1 : 0;
+	memcpy(buf, p, n);
+	if (len)
+		buf[n] = 0;
+	return buf;
+}
+
+/* "YYYY-MM-DD HH:MM:SS.mmm" (UTC). Listings print rows in time order, so
+ * the date part of the last second is kept per thread. */
 static const char *fmt_time(uint64_t ms, char *buf, size_t len)
 {
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	char b[32];
-	if (!gmtime_r(&s, &tm) || !strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, len, "%" PRIu64, ms);
-	else
-		snprintf(buf, len, "%s.%03u", b, (unsigned)(ms % 1000));
+	static __thread uint64_t last_s = UINT64_MAX;
+	static __thread char last[32];
+	uint64_t sec = ms / 1000;
+	if (sec != last_s) {
+		time_t s = (time_t)sec;
+		struct tm tm;
+		if (!gmtime_r(&s, &tm) || !strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm)) {
+			last_s = UINT64_MAX;
+			return fmt_u64(ms, buf, len);
+		}
+		last_s = sec;
+	}
+	snprintf(buf, len, "%s.%03u", last, (unsigned)(ms % 1000));
 	return buf;
 }
 
@@ -657,7 +682,22 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 			else
 				addr = r->out[row] + key_off(r, c);
 			char a[ADDR_STRLEN];
-			addr_format(addr, addr_is_v4(addr), a, sizeof(a));
+			if (addr_is_v4(addr)) {
+				/* dotted quad by hand: listings print many */
+				char *p = a;
+				for (unsigned i = 12; i < 16; i++) {
+					unsigned o = addr[i];
+					if (o >= 100)
+						*p++ = (char)('0' + o / 100);
+					if (o >= 10)
+						*p++ = (char)('0' + o / 10 % 10);
+					*p++ = (char)('0' + o % 10);
+					*p++ = '.';
+				}
+				p[-1] = 0;
+			} else {
+				addr_format(addr, false, a, sizeof(a));
+			}
 			if (d->type == QF_NET) {
 				unsigned pl = 0;
 				for (unsigned g = 0; g < sp->ngroup; g++)
@@ -667,7 +707,12 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 					pl = 32;
 				snprintf(buf, len, "%s/%u", a, pl);
 			} else {
-				snprintf(buf, len, "%s", a);
+				size_t n = strlen(a);
+				if (n >= len)
+					n = len ? len - 1 : 0;
+				memcpy(buf, a, n);
+				if (len)
+					buf[n] = 0;
 			}
 			return buf;
 		}
@@ -679,8 +724,15 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 	if (human && t == Q_CT_TIME)
 		return fmt_time(v, buf, len);
 	if (human && r->col_kind[c] == CK_FIELD) {
-		if (f == Q_F_PROTO && proto_name((unsigned)v))
-			return snprintf(buf, len, "%s", proto_name((unsigned)v)), buf;
+		if (f == Q_F_PROTO && proto_name((unsigned)v)) {
+			const char *pn = proto_name((unsigned)v);
+			size_t n = strlen(pn);
+			if (n < len) {
+				memcpy(buf, pn, n + 1);
+				return buf;
+			}
+			return snprintf(buf, len, "%s", pn), buf;
+		}
 		if (f == Q_F_FLAGS) {
 			static const char fl[] = "FSRPAUEC";
 			char o[9];
@@ -688,7 +740,23 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 				o[7 - i] = (v >> i) & 1 ? fl[i] : '.';
 			o[8] = 0;
 			/* nfdump prints ".A..S." style; keep all 8 bits */
-			return snprintf(buf, len, "%s", o), buf;
+			size_t n = len > 8 ? 9 : len;
+			if (n) {
+				memcpy(buf, o, n);
+				buf[n - 1] = 0;
+			}
+			return buf;
+		}
+		if (f == Q_F_DURATION && len >= 26) {
+			fmt_u64(v / 1000, buf, len);
+			size_t n = strlen(buf);
+			unsigned ms = (unsigned)(v % 1000);
+			buf[n] = '.';
+			buf[n + 1] = (char)('0' + ms / 100);
+			buf[n + 2] = (char)('0' + ms / 10 % 10);
+			buf[n + 3] = (char)('0' + ms % 10);
+			buf[n + 4] = 0;
+			return buf;
 		}
 		if (f == Q_F_DURATION)
 			return snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, v / 1000, v % 1000), buf;
@@ -697,6 +765,5 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 	}
 	if (human && r->col_kind[c] != CK_FIELD && r->col_kind[c] != CK_TIME)
 		return q_fmt_human(v, buf, len);
-	snprintf(buf, len, "%" PRIu64, v);
-	return buf;
+	return fmt_u64(v, buf, len);
 }

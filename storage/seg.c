@@ -1877,6 +1877,9 @@ struct blk_dec {
 	struct buf tmp;   /* unpacked codes */
 	struct buf colbuf[ST_COL_MAX];
 	struct buf codebuf[ST_COL_MAX]; /* columns delivered as codes */
+	struct buf ints;                /* PDICT: values before narrowing */
+	struct buf rawcol[ST_COL_MAX];  /* each column's chunk uncompressed:
+					 * dictionaries are used in place */
 	struct buf strarena;
 	struct buf stroff[FLOW_STR_MAX];
 	struct buf strlen_[FLOW_STR_MAX];
@@ -1900,9 +1903,11 @@ void blk_dec_free(struct blk_dec *d)
 	buf_free(&d->rows);
 	buf_free(&d->prows);
 	buf_free(&d->tmp);
+	buf_free(&d->ints);
 	for (unsigned c = 0; c < ST_COL_MAX; c++) {
 		buf_free(&d->colbuf[c]);
 		buf_free(&d->codebuf[c]);
+		buf_free(&d->rawcol[c]);
 	}
 	buf_free(&d->strarena);
 	for (unsigned s = 0; s < FLOW_STR_MAX; s++) {
@@ -2261,6 +2266,36 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 	uint16_t *code = (uint16_t *)(void *)d->tmp.p;
 	if (n && unpack16(codes, clen, n, b, code) > nd)
 		return BAD;
+	if (!addr) {
+		/* branch-free: every row computes the next exception and picks
+		 * it or its dictionary value (exceptions are often frequent) */
+		uint32_t zeros = 0;
+		for (uint32_t i = 0; i < n; i++)
+			zeros += code[i] == 0;
+		if (zeros != ne)
+			return BAD;
+		uint64_t lut[256] = { 0 };
+		for (uint32_t j = 0; j < nd; j++) {
+			uint8_t v[8] = { 0 };
+			memcpy(v, dv + (size_t)j * w, w);
+			lut[j + 1] = le64_ld(v);
+		}
+		uint64_t *iv = (uint64_t *)(void *)col;
+		if (sz != 8) {
+			if (buf_reserve(&d->ints, (size_t)n * 8 + 8))
+				return -ENOMEM;
+			iv = (uint64_t *)(void *)d->ints.p;
+		}
+		uint32_t k = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			/* k <= ne: at ne the read is empty (get_bits bounds it) */
+			uint64_t e = mn + (eb ? get_bits(ex, exlen, k, eb) : 0);
+			uint16_t cv = code[i];
+			iv[i] = cv ? lut[cv] : e;
+			k += !cv;
+		}
+		return store_ints(col, sz, iv, n) ? BAD : 0;
+	}
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (code[i]) {
@@ -2340,11 +2375,12 @@ static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r,
 
 /* A column stored as a dictionary (CONST, DICT, DICT_DELTA, DICT_HOT,
  * DEP) delivered as codes: each row's entry into code (u16 x n) and the
- * entries, decoded, into col. 1 done (*nd_out entries), 0 the encoding is
- * not a dictionary (decode values instead), <0 malformed. */
+ * entries, decoded, at *dict_out (col, or where they lie when stored at the
+ * decoded width). 1 done (*nd_out entries), 0 the encoding is not a
+ * dictionary (decode values instead), <0 malformed. */
 static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
 		     uint8_t enc, unsigned w, const struct coldef *cd, uint32_t n, struct buf *code,
-		     uint8_t *col, uint32_t *nd_out)
+		     uint8_t *col, uint32_t *nd_out, const uint8_t **dict_out)
 {
 	uint32_t nd;
 	const uint8_t *dv;
@@ -2385,7 +2421,14 @@ static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *
 	default:
 		return 0;
 	}
-	put_vals(col, cd, w, dv, nd);
+	/* entries stored at the decoded width are used where they lie (the
+	 * column's own raw chunk or the mapped block); others are widened */
+	unsigned al = cd->size == 16 ? 1 : cd->size; /* addresses: read by memcpy */
+	if (w == cd->size && enc != ENC_DICT_DELTA && enc != ENC_DICT_HOT &&
+	    !((uintptr_t)dv & (al - 1)))
+		*dict_out = dv;
+	else
+		put_vals(col, cd, w, dv, nd);
 	*nd_out = nd;
 	return 1;
 }
@@ -2512,48 +2555,145 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	size_t qlen = ((size_t)n * qb + 7) / 8;
 	if (qb > PACK_MAX_W || rl - 9 < qlen)
 		return -1;
-	uint64_t rbits = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t d = pp_div(p, i);
-		if (d >> 32)
-			return -1;
-		rbits += bits_of(d - 1);
-	}
 	const uint8_t *q = r + 9, *rs = q + qlen;
 	size_t rlen = rl - 9 - qlen;
-	if (rlen != (rbits + 7) / 8)
-		return -1;
-	uint64_t bit = 0;
+	/* one pass: each remainder's window is bounded by the chunk (a short
+	 * read near the end), and the bits used must add up to it exactly */
+	uint64_t bit = 0, bad = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t d = pp_div(p, i), qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
 		unsigned rb = bits_of(d - 1);
-		uint64_t ri = 0;
-		if (rb) {
-			/* rb <= 32: one 8-byte window at the byte holding the bit
-			 * (bounded near the end) */
-			size_t by = (size_t)(bit >> 3);
-			uint64_t x = 0;
-			if (by + 8 <= rlen)
-				x = le64_ld(rs + by);
-			else
-				memcpy(&x, rs + by, rlen - by);
-			ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
-		}
+		size_t by = (size_t)(bit >> 3);
+		uint64_t x = 0;
+		if (by + 8 <= rlen)
+			x = le64_ld(rs + by);
+		else if (by < rlen)
+			memcpy(&x, rs + by, rlen - by);
+		/* rb <= 32 (d < 2^32): the window at the byte holding the bit
+		 * covers it */
+		uint64_t ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
 		bit += rb;
-		if (ri >= d)
-			return -1;
+		bad |= (d >> 32) | (ri >= d);
 		o[i] = qi * d + ri;
+	}
+	return bad || (bit + 7) / 8 != rlen ? -1 : 0;
+}
+
+/* The selected rows sel[0..nsel) (ascending) of a column in an encoding
+ * with random access, straight into col: 1 done, 0 not such an encoding
+ * (decode it whole), <0 malformed. Only the selected rows are checked. */
+static int dec_sel(const uint8_t *r, size_t rl, uint8_t enc, unsigned w, const struct coldef *cd,
+		   uint32_t n, const uint32_t *sel, uint32_t nsel, uint8_t *col)
+{
+	bool addr = cd->kind == K_ADDR;
+	unsigned sz = cd->size;
+	switch (enc) {
+	case ENC_CONST:
+		if (rl != w)
+			return BAD;
+		for (uint32_t j = 0; j < nsel; j++)
+			put_elem(col, sz, j, r, w, addr);
+		return 1;
+	case ENC_RAW:
+		if (rl != (size_t)n * w)
+			return BAD;
+		for (uint32_t j = 0; j < nsel; j++)
+			put_elem(col, sz, j, r + (size_t)sel[j] * w, w, addr);
+		return 1;
+	case ENC_DICT: {
+		if (rl < 4)
+			return BAD;
+		uint32_t nd = le32_ld(r);
+		if (nd < 2 || nd > 65536 || rl != dict_size(n, w, nd))
+			return BAD;
+		const uint8_t *dv = r + 4, *ix = r + 4 + (size_t)nd * w;
+		size_t ixlen = rl - 4 - (size_t)nd * w;
+		unsigned b = idx_bits(nd);
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint32_t k = get_idx(ix, ixlen, sel[j], b);
+			if (k >= nd)
+				return BAD;
+			put_elem(col, sz, j, dv + (size_t)k * w, w, addr);
+		}
+		return 1;
+	}
+	case ENC_FOR_BITS: {
+		if (rl < 9 || addr)
+			return BAD;
+		uint64_t mn = le64_ld(r);
+		unsigned bw = r[8];
+		if (bw > PACK_MAX_W || rl - 9 != ((size_t)n * bw + 7) / 8)
+			return BAD;
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint64_t x = mn + (bw ? get_bits(r + 9, rl - 9, sel[j], bw) : 0);
+			if (w < 8 && (x >> (8 * w)))
+				return BAD;
+			uint8_t v[8];
+			le64_st(v, x);
+			memcpy(col + (size_t)j * sz, v, sz);
+		}
+		return 1;
+	}
 	}
 	return 0;
 }
 
+/* Keep rows sel[0..nsel) (ascending) of a decoded column, in place. */
+static void compact(uint8_t *col, unsigned sz, const uint32_t *sel, uint32_t nsel)
+{
+	switch (sz) {
+	case 1:
+		for (uint32_t j = 0; j < nsel; j++)
+			col[j] = col[sel[j]];
+		return;
+	case 2:
+		for (uint32_t j = 0; j < nsel; j++)
+			memcpy(col + (size_t)j * 2, col + (size_t)sel[j] * 2, 2);
+		return;
+	case 4:
+		for (uint32_t j = 0; j < nsel; j++)
+			memcpy(col + (size_t)j * 4, col + (size_t)sel[j] * 4, 4);
+		return;
+	case 8:
+		for (uint32_t j = 0; j < nsel; j++)
+			memcpy(col + (size_t)j * 8, col + (size_t)sel[j] * 8, 8);
+		return;
+	case 16:
+		for (uint32_t j = 0; j < nsel; j++)
+			memcpy(col + (size_t)j * 16, col + (size_t)sel[j] * 16, 16);
+		return;
+	}
+}
+
+static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+			uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			struct st_cols *out);
+
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
 {
-	return blk_decode_codes(d, b, colmask, 0, out);
+	return blk_decode_x(d, b, colmask, 0, NULL, 0, out);
 }
 
 int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
 		     uint32_t codemask, struct st_cols *out)
+{
+	return blk_decode_x(d, b, colmask, codemask, NULL, 0, out);
+}
+
+int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+		    const uint32_t *sel, uint32_t nsel, struct st_cols *out)
+{
+	if (nsel > b->nrows)
+		return -EINVAL;
+	for (uint32_t j = 0; j < nsel; j++)
+		if (sel[j] >= b->nrows || (j && sel[j] <= sel[j - 1]))
+			return -EINVAL;
+	return blk_decode_x(d, b, colmask, 0, sel, nsel, out);
+}
+
+static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+			uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			struct st_cols *out)
 {
 	uint32_t n = b->nrows;
 	memset(out, 0, sizeof(*out));
@@ -2582,6 +2722,10 @@ int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmas
 		24, 25, 26, 27, 28, 29, 30, 31,
 	};
 	uint32_t done = 0;
+	/* with a selection: columns decoded only at the selected rows; the
+	 * others are decoded whole and compacted at the end (packet counts
+	 * and last_ms whole in any case: other columns derive from them) */
+	uint32_t picked = 0;
 	for (unsigned k = 0; k < ST_COL_MAX; k++) {
 		unsigned c = order[k];
 		if (!(colmask & ST_COL_BIT(c)))
@@ -2592,22 +2736,36 @@ int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmas
 			return BAD;
 		const uint8_t *r;
 		size_t rl;
-		int rc = chunk_raw(&d->raw, de, chunk, &r, &rl);
+		int rc = chunk_raw(&d->rawcol[c], de, chunk, &r, &rl);
 		if (rc)
 			return rc;
 		if (buf_reserve(&d->colbuf[c], (size_t)(n ? n : 1) * cd->size))
 			return -ENOMEM;
 		uint8_t *col = d->colbuf[c].p;
 		uint8_t enc = de[1], w = de[3];
+		if (sel && cd->kind != K_STR && cd->kind != K_TIME && cd->kind != K_DUR &&
+		    c != ST_COL_PACKETS && c != ST_COL_REV_PACKETS &&
+		    (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
+			rc = dec_sel(r, rl, enc, w, cd, n, sel, nsel, col);
+			if (rc < 0)
+				return rc;
+			if (rc == 1) {
+				out->col[c] = col;
+				done |= ST_COL_BIT(c);
+				picked |= ST_COL_BIT(c);
+				continue;
+			}
+		}
 		if ((codemask & ST_COL_BIT(c)) && cd->kind != K_STR && cd->kind != K_TIME &&
 		    cd->kind != K_DUR && (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
 			uint32_t nd = 0;
-			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], col, &nd);
+			const uint8_t *dict = col;
+			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], col, &nd, &dict);
 			if (rc < 0)
 				return rc;
 			if (rc == 1) {
 				out->code[c] = (const uint16_t *)(const void *)d->codebuf[c].p;
-				out->dict[c] = col;
+				out->dict[c] = dict;
 				out->ndict[c] = nd;
 				done |= ST_COL_BIT(c);
 				continue;
@@ -2686,6 +2844,12 @@ int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmas
 		}
 		out->col[c] = col;
 		done |= ST_COL_BIT(c);
+	}
+	if (sel) {
+		for (unsigned c = 0; c < ST_COL_MAX; c++)
+			if ((done & ~picked) & ST_COL_BIT(c))
+				compact(out->col[c], cols[c].size, sel, nsel);
+		out->n = nsel;
 	}
 	out->str_arena = (const char *)d->strarena.p;
 	return 0;
