@@ -2,7 +2,8 @@
  *
  * The field order of the canonical templates is written twice: once as data
  * (tmpl_fields, for the template set) and once as straight-line code
- * (enc_fixed, the per-record hot path of the proxy). The encoder→decoder round
+ * (flow_enc_put_fixed in encode_fixed.h, the per-record hot path of the
+ * proxy). The encoder→decoder round
  * trip tests keep the two in step.
  */
 #include <errno.h>
@@ -10,6 +11,7 @@
 
 #include "canon.h"
 #include "encode.h"
+#include "encode_fixed.h"
 #include "flow.h"
 #include "util/bytes.h"
 
@@ -45,12 +47,7 @@ static const struct encf f_str[] = {
 	{ FLOW_IE_SNI, VARLEN, FLOW_PEN_FLOWDELTA },
 };
 
-/* fixed bytes: head 32 + addresses + exporter 16 + u32s 24 + u16s 8 + u8s 8 */
-#define FIXED_TAIL (16 + 24 + 8 + 8)
 #define F_TAIL_SMASK 14 /* index of the source mask in f_tail */
-#define FIXED_V4 (32 + 12 + FIXED_TAIL)
-#define FIXED_V6 (32 + 48 + FIXED_TAIL)
-#define FIXED_BI 16
 
 static inline bool has_str(const struct flow_rec *r)
 {
@@ -191,69 +188,30 @@ int flow_enc_withdraw(struct flow_enc *e)
 	return 0;
 }
 
-static inline void bswap64_n(uint8_t *out, const void *in, int n)
-{
-	for (int i = 0; i < n; i++) {
-		uint64_t v;
-		memcpy(&v, (const uint8_t *)in + 8 * i, 8);
-		v = __builtin_bswap64(v);
-		memcpy(out + 8 * i, &v, 8);
-	}
-}
-
-/* The fixed part, in the order of f_head, f_v4|f_v6, f_tail: runs of
- * struct flow_rec swapped as blocks (see the static asserts in encode.h's
- * users: record.h keeps these fields contiguous). */
-static uint8_t *enc_fixed(uint8_t *p, const struct flow_rec *r, bool v6)
-{
-	const uint8_t *rr = (const uint8_t *)r;
-
-	canon_swap_head(p, rr); /* first, last, packets, bytes */
-	p += 32;
-	if (v6) {
-		memcpy(p, r->src_addr, 48); /* src, dst, next hop */
-		p += 48;
-	} else {
-		memcpy(p, r->src_addr + 12, 4);
-		memcpy(p + 4, r->dst_addr + 12, 4);
-		memcpy(p + 8, r->next_hop + 12, 4);
-		p += 12;
-	}
-	memcpy(p, r->exporter, 16);
-	canon_swap_mid(p + 16, rr + 112); /* odid .. dst_as, ports, vlan */
-	memcpy(p + 48, &r->proto, 8);     /* proto .. version, flags incl. */
-	return p + 56;
-}
-
 int flow_enc_add(struct flow_enc *e, const struct flow_rec *r, const char *arena)
 {
-	bool v6 = r->flags & FLOW_F_IP6, bi = r->flags & FLOW_F_BIFLOW;
 	bool str = arena && has_str(r);
-	uint16_t tid = (uint16_t)(FLOW_ENC_TID_BASE + v6 + (bi ? 2 : 0) + (str ? 4 : 0));
-	size_t need = (v6 ? FIXED_V6 : FIXED_V4) + (bi ? FIXED_BI : 0);
+	uint16_t tid = (uint16_t)(FLOW_ENC_TID_BASE + (r->flags & (FLOW_F_IP6 | FLOW_F_BIFLOW)) +
+				  (str ? 4 : 0));
+	size_t need = flow_enc_fixed_len((uint16_t)(tid & ~4));
 	uint8_t *p;
 
 	if (str) {
 		for (int i = 0; i < FLOW_STR_MAX; i++)
 			need += r->str_len[i] + (r->str_len[i] < 255 ? 1 : 3);
 	}
+	if (e->set_tid != tid)
+		need += 4;
+	if (e->len + need > e->cap)
+		return -ENOSPC; /* the message is unchanged */
 	if (e->set_tid != tid) {
 		close_set(e);
-		need += 4;
-	}
-	if (e->len + need > e->cap)
-		return -ENOSPC;
-	if (e->set_tid != tid) {
 		e->set_off = e->len;
 		e->set_tid = tid;
 		be16_store(e->buf + e->len, tid);
 		e->len += 4;
 	}
-	p = enc_fixed(e->buf + e->len, r, v6);
-	if (bi) {
-		bswap64_n(p, &r->rev_packets, 2);
-		p += 16;
-	}
+	p = flow_enc_put_fixed(e->buf + e->len, r);
 	if (str) {
 		for (int i = 0; i < FLOW_STR_MAX; i++) {
 			uint16_t l = r->str_len[i];
