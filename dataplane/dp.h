@@ -295,7 +295,7 @@ typedef void (*dp_pick_fn)(const struct dp_route *rt, struct dp_worker *w,
 			   const struct flow_rec *recs, uint32_t n, uint8_t *slots);
 /* Records per decoder sink call: 64 canonical records (~13 KiB) stay in L1
  * between the decoder writing them and the encoder reading them. */
-#define DP_DEC_BATCH 64
+#define DP_DEC_BATCH 64 /* ≤ 256: worker.c indexes a batch with uint8_t */
 
 #define DP_SRCMAP_SIZE 1024 /* open-addressing slots, power of 2 */
 /* Hash buckets, each assigned to a slave by rendezvous when the table is
