@@ -341,11 +341,15 @@ static void flush_all(struct dp_worker *w, bool wait)
 			continue;
 		if (wait) {
 			/* shutdown only: RX has stopped, so waiting for ring
-			 * room blocks nothing; bounded to 2 s */
+			 * room blocks nothing; bounded to 2 s. Sleeping, not
+			 * spinning: the senders may need this CPU to drain,
+			 * and the worker's CPU time (cpu_ns, the capacity
+			 * bench's denominator) should not grow by waiting. */
+			const struct timespec nap = { .tv_sec = 0, .tv_nsec = 50000 };
 			uint64_t deadline = rte_get_tsc_cycles() + 2 * dp_g.tsc_hz;
 			while (rte_ring_free_count(dp_g.rings[w->idx][s]) == 0 &&
 			       rte_get_tsc_cycles() < deadline)
-				rte_pause();
+				nanosleep(&nap, NULL);
 		}
 		wbuf_flush(w, s);
 	}
