@@ -178,8 +178,8 @@ static int agg_by_code(struct worker *wk, const struct st_cols *c, const uint32_
 		hs[j] = q_key_hashw(keys + (size_t)j * klen, kw);
 	for (uint32_t j = 0; j < ne; j++) {
 		const uint64_t *a = acc + 3 * (size_t)ent[j];
-		if (j + 8 < ne)
-			__builtin_prefetch(q_tab_key(t, hs[j + 8] & (t->nslot - 1)));
+		if (j + 16 < ne)
+			__builtin_prefetch(q_tab_key(t, hs[j + 16] & (t->nslot - 1)));
 		int rc = q_tab_add(t, keys + (size_t)j * klen, hs[j], a[0], a[1], a[2]);
 		if (rc)
 			return rc;

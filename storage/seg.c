@@ -158,37 +158,58 @@ static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *o
 	return -1;
 }
 
+/* 7-bit groups of a LEB128 value of len <= 8 bytes loaded (LE) into w */
+static inline uint64_t leb_gather(uint64_t w, size_t len)
+{
+	if (len < 8)
+		w &= (1ull << (8 * len)) - 1;
+	if (len <= 4) /* counters and times: the common lengths, half the work */
+		return (w & 0x7full) | ((w >> 1) & (0x7full << 7)) | ((w >> 2) & (0x7full << 14)) |
+		       ((w >> 3) & (0x7full << 21));
+	return (w & 0x7full) | ((w >> 1) & (0x7full << 7)) | ((w >> 2) & (0x7full << 14)) |
+	       ((w >> 3) & (0x7full << 21)) | ((w >> 4) & (0x7full << 28)) |
+	       ((w >> 5) & (0x7full << 35)) | ((w >> 6) & (0x7full << 42)) |
+	       ((w >> 7) & (0x7full << 49));
+}
+
 /* n LEB128 values from [*pp, end) into out[]: 0, or -1 when one is
- * malformed or runs past end. While 8 bytes remain, a value of up to 8
- * bytes is taken from one load: its length from the first byte without a
- * continuation bit, its 7-bit groups gathered by shifts (no branch per
- * byte); longer values and the last bytes take get_varint(). */
+ * malformed or runs past end. The ends of values are found eight bytes at
+ * a time (bytes without a continuation bit), so the loop's only carried
+ * work is walking those bits; each value is then gathered from one load at
+ * its start. Values longer than 8 bytes and the last bytes take
+ * get_varint(). */
 static int get_varints(const uint8_t **pp, const uint8_t *end, uint32_t n, uint64_t *out)
 {
-	const uint8_t *p = *pp;
+	const uint8_t *start = *pp, *q = start;
 	uint32_t i = 0;
-	for (; i < n && end - p >= 8; i++) {
+	/* q + 16 <= end: a value starting at or before q + 7 loads 8 bytes */
+	while (i < n && end - q >= 16) {
 		uint64_t w;
-		__builtin_memcpy(&w, p, 8);
-		uint64_t stop = ~w & 0x8080808080808080ull;
-		if (!stop) {
-			if (get_varint(&p, end, &out[i]))
-				return -1;
-			continue;
+		__builtin_memcpy(&w, q, 8);
+		uint64_t term = ~w & 0x8080808080808080ull;
+		while (term && i < n) {
+			const uint8_t *e = q + (__builtin_ctzll(term) >> 3);
+			size_t len = (size_t)(e - start) + 1;
+			if (len <= 8) {
+				uint64_t v;
+				__builtin_memcpy(&v, start, 8);
+				out[i++] = leb_gather(v, len);
+				start = e + 1;
+			} else {
+				const uint8_t *s2 = start;
+				if (get_varint(&s2, end, &out[i]) || s2 != e + 1)
+					return -1;
+				i++;
+				start = s2;
+			}
+			term &= term - 1;
 		}
-		unsigned len = ((unsigned)__builtin_ctzll(stop) >> 3) + 1;
-		if (len < 8)
-			w &= (1ull << (8 * len)) - 1;
-		out[i] = (w & 0x7full) | ((w >> 1) & (0x7full << 7)) | ((w >> 2) & (0x7full << 14)) |
-			 ((w >> 3) & (0x7full << 21)) | ((w >> 4) & (0x7full << 28)) |
-			 ((w >> 5) & (0x7full << 35)) | ((w >> 6) & (0x7full << 42)) |
-			 ((w >> 7) & (0x7full << 49));
-		p += len;
+		q += 8;
 	}
 	for (; i < n; i++)
-		if (get_varint(&p, end, &out[i]))
+		if (get_varint(&start, end, &out[i]))
 			return -1;
-	*pp = p;
+	*pp = start;
 	return 0;
 }
 
