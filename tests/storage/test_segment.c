@@ -1,5 +1,6 @@
 /* test_segment.c — storage library: write/read round trips, crash recovery,
  * corruption handling, marks, retention (suite 'storage'). */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -281,6 +282,182 @@ static void test_flip_middle(void **state)
 	tmpdir_rm(dir);
 }
 
+/* Identity of a block as a reader returns it. */
+struct blk_id {
+	char path[256];
+	uint64_t first_min, last_max, sum_last;
+	uint32_t rows;
+};
+
+static int blk_id_cmp(const void *a, const void *b)
+{
+	const struct blk_id *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	if (c)
+		return c;
+	if (x->first_min != y->first_min)
+		return x->first_min < y->first_min ? -1 : 1;
+	if (x->sum_last != y->sum_last)
+		return x->sum_last < y->sum_last ? -1 : 1;
+	return 0;
+}
+
+/* Blocks of partition part/np: appended to ids; returns corrupt blocks. */
+static uint64_t read_part(const char *dir, unsigned part, unsigned np, struct blk_id *ids,
+			  size_t *nids)
+{
+	struct st_reader *r = st_reader_open_part(dir, 0, UINT64_MAX, part, np);
+	assert_non_null(r);
+	const struct st_block *b;
+	while (st_reader_next(r, &b) == 1) {
+		struct st_cols c;
+		assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS), &c), 0);
+		struct blk_id *id = &ids[(*nids)++];
+		memset(id, 0, sizeof(*id));
+		snprintf(id->path, sizeof(id->path), "%s", st_block_segment(b));
+		id->first_min = st_block_zone(b)->first_min;
+		id->last_max = st_block_zone(b)->last_max;
+		id->rows = c.n;
+		for (uint32_t i = 0; i < c.n; i++)
+			id->sum_last += ((const uint64_t *)c.col[ST_COL_LAST_MS])[i];
+	}
+	struct st_reader_stats rs;
+	st_reader_stats(r, &rs);
+	st_reader_close(r);
+	return rs.blocks_corrupt;
+}
+
+/* Partitioned readers: together they return every block exactly once
+ * (sealed segments through the footer index, open ones by walking), and
+ * a corrupt block is counted once, by its owner. */
+static void test_partitions(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 500, NULL);
+	feed(s, NULL, 5000, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* first window sealed */
+	feed(s, NULL, 2500, T0 + WIN + 2, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 3), 0); /* second still open */
+	static struct blk_id all[64], parts[64];
+	size_t nall = 0;
+	assert_int_equal(read_part(dir, 0, 1, all, &nall), 0);
+	assert_int_equal(nall, 15);
+	qsort(all, nall, sizeof(*all), blk_id_cmp);
+	for (unsigned np = 2; np <= 4; np++) {
+		size_t n = 0;
+		for (unsigned p = 0; p < np; p++) {
+			size_t before = n;
+			assert_int_equal(read_part(dir, p, np, parts, &n), 0);
+			assert_true(n - before <= 15 / np + 2); /* spread, not all on one */
+		}
+		assert_int_equal(n, nall);
+		qsort(parts, n, sizeof(*parts), blk_id_cmp);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(blk_id_cmp(&all[i], &parts[i]), 0);
+	}
+	st_store_close(s);
+	/* damage one block of the sealed segment: every partition still reads,
+	 * and the damage is counted exactly once over the partitions */
+	struct seg_file *f;
+	size_t nf;
+	assert_int_equal(seg_list(dir, &f, &nf), 0);
+	assert_int_equal(nf, 2);
+	int fd = open(f[0].path, O_RDWR);
+	uint8_t h[16], c;
+	assert_int_equal(pread(fd, h, 16, SEG_HDR_LEN), 16);
+	uint64_t b2 = SEG_HDR_LEN + le32_ld(h + 8);
+	assert_int_equal(pread(fd, &c, 1, (off_t)b2 + 300), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)b2 + 300), 1);
+	close(fd);
+	seg_list_free(f, nf);
+	for (unsigned np = 1; np <= 3; np++) {
+		size_t n = 0;
+		uint64_t bad = 0;
+		for (unsigned p = 0; p < np; p++)
+			bad += read_part(dir, p, np, parts, &n);
+		assert_int_equal(bad, 1);
+		assert_int_equal(n, nall - 1);
+	}
+	assert_null(st_reader_open_part(dir, 0, UINT64_MAX, 2, 2));
+	tmpdir_rm(dir);
+}
+
+/* Codes (dictionary columns) and selected rows decode to the same values
+ * as a whole decode. */
+static void test_codes_and_rows(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 4000, NULL);
+	feed(s, NULL, 12000, T0 + 1, 1);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0);
+	st_store_close(s);
+	struct st_reader *r = st_reader_open(dir, 0, UINT64_MAX);
+	const struct st_block *b;
+	static struct flow_rec full[ST_BLOCK_ROWS_MAX], part[ST_BLOCK_ROWS_MAX];
+	static char arena[1 << 22], arena2[1 << 22];
+	static uint32_t sel[ST_BLOCK_ROWS_MAX];
+	unsigned blocks = 0, coded = 0;
+	while (st_reader_next(r, &b) == 1) {
+		blocks++;
+		struct st_cols c, k;
+		size_t al;
+		assert_int_equal(st_reader_decode(r, b, ST_COLS_ALL, &c), 0);
+		uint32_t n = c.n;
+		assert_int_equal(st_cols_to_recs(&c, full, arena, sizeof(arena), &al), 0);
+		/* the whole decode's values (the next decode reuses its buffers) */
+		static uint8_t vals[ST_COL_APP][ST_BLOCK_ROWS_MAX * 16];
+		for (unsigned col = 0; col < ST_COL_APP; col++)
+			memcpy(vals[col], c.col[col], (size_t)n * st_col_size((enum st_col)col));
+		/* every fixed column asked for as codes */
+		uint32_t fixed = 0;
+		for (unsigned col = 0; col < ST_COL_MAX; col++)
+			if (col < ST_COL_APP)
+				fixed |= ST_COL_BIT(col);
+		assert_int_equal(st_reader_decode_codes(r, b, fixed, fixed, &k), 0);
+		for (unsigned col = 0; col < ST_COL_APP; col++) {
+			unsigned w = st_col_size((enum st_col)col);
+			if (!k.code[col]) {
+				assert_non_null(k.col[col]);
+				continue;
+			}
+			coded++;
+			assert_null(k.col[col]);
+			for (uint32_t i = 0; i < n; i++) {
+				assert_true(k.code[col][i] < k.ndict[col]);
+				const uint8_t *v = (const uint8_t *)k.dict[col] + (size_t)k.code[col][i] * w;
+				/* the whole decode's value of the row */
+				assert_memory_equal(v, vals[col] + (size_t)i * w, w);
+			}
+		}
+		/* selected rows: every 7th and the last */
+		uint32_t ns = 0;
+		for (uint32_t i = 3; i < n; i += 7)
+			sel[ns++] = i;
+		if (sel[ns - 1] != n - 1)
+			sel[ns++] = n - 1;
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, sel, ns, &c), 0);
+		assert_int_equal(c.n, ns);
+		assert_int_equal(st_cols_to_recs(&c, part, arena2, sizeof(arena2), &al), 0);
+		for (uint32_t j = 0; j < ns; j++) {
+			const char *d = rec_diff(&full[sel[j]], arena, &part[j], arena2);
+			if (d)
+				fail_msg("block %u row %u differs in %s", blocks, sel[j], d);
+		}
+		/* a selection out of order or out of range is refused */
+		uint32_t badsel[2] = { 5, 5 };
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, badsel, 2, &c), -EINVAL);
+		badsel[0] = n;
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, badsel, 1, &c), -EINVAL);
+	}
+	assert_int_equal(blocks, 3);
+	assert_true(coded > 0); /* the mix has dictionary columns */
+	st_reader_close(r);
+	tmpdir_rm(dir);
+}
+
 static void test_marks(void **state)
 {
 	(void)state;
@@ -447,6 +624,8 @@ int main(void)
 		cmocka_unit_test(test_marks),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_v2_encodings),
+		cmocka_unit_test(test_partitions),
+		cmocka_unit_test(test_codes_and_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
