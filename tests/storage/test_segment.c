@@ -76,6 +76,21 @@ static void test_crc32c(void **state)
 	for (int i = 0; i < 1000; i++)
 		big[i] = (uint8_t)(i * 7);
 	assert_int_equal(st_crc32c_update(st_crc32c(big, 333), big + 333, 667), st_crc32c(big, 1000));
+	/* long buffers take three interleaved lanes: the same CRC as updates
+	 * of pieces too short for them, at every length around the strides */
+	static uint8_t huge[100000];
+	uint32_t x = 1;
+	for (size_t i = 0; i < sizeof(huge); i++) {
+		x = x * 1103515245u + 12345u;
+		huge[i] = (uint8_t)(x >> 16);
+	}
+	size_t lens[] = { 12287, 12288, 12289, 24576 + 5, 36864, 99999, 100000 };
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		uint32_t inc = 0;
+		for (size_t off = 0; off < lens[k]; off += 1000)
+			inc = st_crc32c_update(inc, huge + off, lens[k] - off < 1000 ? lens[k] - off : 1000);
+		assert_int_equal(st_crc32c(huge, lens[k]), inc);
+	}
 }
 
 static void roundtrip(enum st_codec codec, uint32_t n)
