@@ -5,7 +5,9 @@
  * recomputes the header CRC and the CRC of every block found by following
  * the length fields, so that mutations reach the zone map, directory, chunk
  * decompression and column decoders behind the checksum. Every good block
- * is decoded in full and rebuilt into records. Any crash, sanitizer report
+ * is decoded in full and rebuilt into records, and again as dictionary
+ * codes and at a selection of rows (the query engine's paths); a sealed
+ * file's footer index is followed too. Any crash, sanitizer report
  * or out-of-bounds access is a bug: a reader must survive any bytes.
  */
 #include <stdint.h>
@@ -26,14 +28,46 @@ static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 	if (seg_walk_init(&w, buf, len))
 		return;
 	struct seg_blk b;
+	size_t al;
 	while (seg_walk_next(&w, &b) == 1) {
 		struct st_cols c;
-		size_t al;
 		if (blk_decode(dec, &b, ST_COLS_ALL, &c) == 0)
 			(void)st_cols_to_recs(&c, recs, arena, sizeof(arena), &al);
 		/* partial column sets take other paths (first_ms without last_ms) */
 		(void)blk_decode(dec, &b, ST_COL_BIT(ST_COL_FIRST_MS) | ST_COL_BIT(ST_COL_SNI), &c);
+		/* codes: every dictionary column read through its codes */
+		if (blk_decode_codes(dec, &b, ST_COLS_ALL, ST_COLS_ALL, &c) == 0) {
+			for (unsigned k = 0; k < ST_COL_MAX; k++) {
+				if (!c.code[k])
+					continue;
+				unsigned w = st_col_size((enum st_col)k);
+				volatile uint8_t sink = 0;
+				for (uint32_t i = 0; i < c.n; i++) {
+					if (c.code[k][i] >= c.ndict[k])
+						abort(); /* the decoder promised codes in range */
+					sink ^= ((const uint8_t *)c.dict[k])[(size_t)c.code[k][i] * w + w - 1];
+				}
+				(void)sink;
+			}
+		}
+		/* a selection: every third row */
+		static uint32_t sel[ST_BLOCK_ROWS_MAX];
+		uint32_t ns = 0;
+		for (uint32_t i = 1; i < b.nrows && i < ST_BLOCK_ROWS_MAX; i += 3)
+			sel[ns++] = i;
+		if (blk_decode_rows(dec, &b, ST_COLS_ALL, sel, ns, &c) == 0)
+			(void)st_cols_to_recs(&c, recs, arena, sizeof(arena), &al);
 	}
+	/* the footer's index, as readers of sealed segments follow it */
+	const uint8_t *ent;
+	uint32_t n;
+	uint64_t fo;
+	if (seg_footer(buf, len, &ent, &n, &fo) == 1)
+		for (uint32_t i = 0; i < n; i++) {
+			struct st_cols c;
+			if (seg_blk_at(buf, fo, ent + (size_t)i * FTR_ENT_LEN, &b) == 1)
+				(void)blk_decode(dec, &b, ST_COL_BIT(ST_COL_BYTES), &c);
+		}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
