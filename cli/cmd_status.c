@@ -165,6 +165,17 @@ static void print_summary(const char *t)
 		{ "flowdelta_dp_worker_records_total{", "workers: records" },
 		{ "flowdelta_dp_worker_packet_drops_total{", "workers: packet drops" },
 		{ "flowdelta_dp_exporter_records_total{", "exporters: records" },
+		/* frames lost before a worker saw them: not in the identity above */
+		{ "flowdelta_dp_port_rx_packets_total{", "ports: received" },
+		{ "flowdelta_dp_port_rx_missed_total{", "ports: missed (imissed)" },
+		{ "flowdelta_dp_port_rx_nombuf_total{", "ports: no mbuf" },
+		{ "flowdelta_dp_port_rx_errors_total{", "ports: rx errors" },
+		{ "flowdelta_dp_port_xsk_rx_dropped_total{",
+		  "ports: AF_XDP dropped by the kernel (longer than mbuf_data_room allows, or no fill buffer)" },
+		{ "flowdelta_dp_port_xsk_rx_ring_full_total{",
+		  "ports: AF_XDP RX ring full (worker too slow or descheduled)" },
+		{ "flowdelta_dp_port_xsk_fill_ring_empty_total{", "ports: AF_XDP fill ring found empty" },
+		{ "flowdelta_dp_port_xsk_rx_invalid_total{", "ports: AF_XDP invalid descriptors" },
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		size_t pl = strlen(groups[g].prefix);

@@ -15,6 +15,7 @@
 #include <cyaml/cyaml.h>
 
 #include "dp.h"
+#include "frames.h"
 #include "util/addr.h"
 #include "xdp_steer.h" /* xdp_steer_prefix_parse(): the loader's own syntax */
 
@@ -163,9 +164,18 @@ static const cyaml_schema_field_t poll_fields[] = {
 	CYAML_FIELD_END
 };
 
+/* Top-level keys not (yet) in struct dp_cfg (frames.h says why): the
+ * document loads into this extension, whose first member is the struct
+ * everyone else sees, so a struct dp_cfg * points at it. */
+struct dp_cfg_ext {
+	struct dp_cfg c;
+	uint32_t mbuf_data_room;
+};
+
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING("eal", CYAML_FLAG_DEFAULT, struct dp_cfg, eal, eal_fields),
 	CYAML_FIELD_UINT("mbufs", CYAML_FLAG_OPTIONAL, struct dp_cfg, mbufs),
+	CYAML_FIELD_UINT("mbuf_data_room", CYAML_FLAG_OPTIONAL, struct dp_cfg_ext, mbuf_data_room),
 	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER, struct dp_cfg, ports, &port_entry, 1,
 			     DP_MAX_PORTS),
 	CYAML_FIELD_SEQUENCE("workers", CYAML_FLAG_POINTER, struct dp_cfg, workers,
@@ -184,8 +194,13 @@ static const cyaml_schema_field_t top_fields[] = {
 };
 
 static const cyaml_schema_value_t top_schema = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct dp_cfg, top_fields),
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct dp_cfg_ext, top_fields),
 };
+
+uint32_t dp_cfg_mbuf_data_room(const struct dp_cfg *c)
+{
+	return ((const struct dp_cfg_ext *)c)->mbuf_data_room;
+}
 
 /* ---- error reporting -------------------------------------------------- */
 
@@ -391,6 +406,15 @@ static int check(struct dp_cfg *c)
 	DEF(c->mbufs, 16384);
 	if (c->mbufs < 1024 || c->mbufs > (1u << 22)) {
 		report("mbufs: %u out of range 1024..4194304", c->mbufs);
+		bad = 1;
+	}
+	/* The page limit of net_af_xdp frames depends on DPDK's mbuf layout:
+	 * main.c checks it, naming this key too. */
+	uint32_t *room = &((struct dp_cfg_ext *)c)->mbuf_data_room;
+	DEF(*room, DP_MBUF_DATA_ROOM_DEFAULT);
+	if (*room < DP_MBUF_DATA_ROOM_MIN || *room > DP_MBUF_DATA_ROOM_MAX) {
+		report("mbuf_data_room: %u out of range %u..%u", *room, DP_MBUF_DATA_ROOM_MIN,
+		       DP_MBUF_DATA_ROOM_MAX);
 		bad = 1;
 	}
 
@@ -646,6 +670,8 @@ void dp_cfg_help(FILE *out)
 	      "  eal: lcores (required, CPU list), main_lcore, memory_mb (512), no_huge,\n"
 	      "       no_pci, file_prefix, plugins [PMD .so or dir], extra_args [..]\n"
 	      "  mbufs: RX mbuf pool size (16384)\n"
+	      "  mbuf_data_room: bytes per RX mbuf incl. 128 headroom (2176); the largest\n"
+	      "       frame is this - 128 (net_af_xdp: - 384, at most 3840 without hugepages)\n"
 	      "  ports: [{name, vdev | pci, rx_queues (1), rx_desc (1024),\n"
 	      "           xdp (net_af_xdp only): {program (installed flow_steer.bpf.o),\n"
 	      "                allowlist [prefixes], exporter_stats (true)}}]\n"

@@ -26,6 +26,10 @@
 #include <rte_rcu_qsbr.h>
 
 #include "dp.h"
+#include "frames.h"
+
+_Static_assert(DP_MBUF_DATA_ROOM_DEFAULT == RTE_MBUF_DEFAULT_BUF_SIZE,
+	       "mbuf_data_room default is DPDK's default mbuf size");
 
 struct dp_global dp_g = { .ctl_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -161,6 +165,43 @@ static int port_setup(const struct dp_cfg_port *p, uint16_t *ret_id, struct rte_
 	return 0;
 }
 
+/* net_af_xdp (22.11) makes each mempool object one UMEM frame: the kernel
+ * takes frames of at most a page unless the UMEM is backed by hugepages,
+ * and keeps XDP_PACKET_HEADROOM (256) of it, after the mbuf headroom, to
+ * itself. A frame longer than what is left is dropped by the kernel and
+ * counted in xsk_rx_dropped (stats.c). Here: refuse a data room the PMD
+ * would fail on with a bare EINVAL, and say the largest frame that fits. */
+static int check_af_xdp_frames(const struct dp_cfg *c, uint32_t room)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uint32_t obj = rte_mempool_calc_obj_size(sizeof(struct rte_mbuf) + room, 0, NULL);
+	/* the object size is not linear in the room (cache-line rounding,
+	 * padding that spreads objects over memory channels): search */
+	uint32_t most = room;
+	while (most > DP_MBUF_DATA_ROOM_MIN && page > 0 &&
+	       rte_mempool_calc_obj_size(sizeof(struct rte_mbuf) + most, 0, NULL) > (uint32_t)page)
+		most--;
+
+	for (uint32_t i = 0; i < c->ports_count; i++) {
+		const struct dp_cfg_port *p = &c->ports[i];
+		if (!p->vdev || strncmp(p->vdev, "net_af_xdp", 10) != 0)
+			continue;
+		if (c->eal.no_huge && page > 0 && obj > (uint32_t)page) {
+			fprintf(stderr,
+				"flowdelta-dataplane: config: mbuf_data_room: %u too large for "
+				"ports[%u] (net_af_xdp) without hugepages: a UMEM frame (%u "
+				"bytes with the mbuf header) must fit a %ld-byte page; at most "
+				"%u\n", room, i, obj, page, most);
+			return -EINVAL;
+		}
+		fprintf(stderr,
+			"flowdelta-dataplane: ports[%u] (%s): net_af_xdp frames up to %u "
+			"bytes; longer ones are dropped by the kernel (xsk_rx_dropped)\n",
+			i, p->name, room - RTE_PKTMBUF_HEADROOM - 256);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cfg_path = "/etc/flowdelta/dataplane.yaml", *stats_out = NULL;
@@ -230,11 +271,16 @@ int main(int argc, char **argv)
 	dp_g.tsc_hz = rte_get_tsc_hz();
 	dp_g.nworkers = c->workers_count;
 
+	uint32_t room = dp_cfg_mbuf_data_room(c);
+	if (check_af_xdp_frames(c, room) < 0) {
+		dp_xdp_stop();
+		return 2;
+	}
 	struct rte_mempool *mbufs = rte_pktmbuf_pool_create("dp_mbufs", c->mbufs, 256, 0,
-							    RTE_MBUF_DEFAULT_BUF_SIZE,
-							    (int)rte_socket_id());
+							    (uint16_t)room, (int)rte_socket_id());
 	if (!mbufs)
-		return die("mbuf pool", rte_errno);
+		return die("mbuf pool (raise eal.memory_mb or lower mbufs/mbuf_data_room)",
+			   rte_errno);
 	/* Message buffers: every ring full, every window full, one open buffer
 	 * per (worker, slave), for the configured slaves plus room for four
 	 * added live. Short of that, workers count no_msgbuf drops. */
@@ -259,6 +305,8 @@ int main(int argc, char **argv)
 	for (uint32_t i = 0; i < c->ports_count; i++) {
 		uint32_t started = i;
 		r = port_setup(&c->ports[i], &port_ids[i], mbufs);
+		if (r >= 0)
+			dp_xsk_claim(i); /* its AF_XDP sockets, for their drop counters */
 		if (r < 0) {
 			fprintf(stderr, "flowdelta-dataplane: ports[%u] (%s): %s\n", i,
 				c->ports[i].name, strerror(-r));

@@ -24,6 +24,7 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "frames.h"
 #include "util/addr.h"
 
 static const char *const pkt_drop_names[] = {
@@ -303,6 +304,19 @@ char *dp_stats_prometheus(size_t *len)
 		sbf(&b, "flowdelta_dp_port_rx_missed_total{port=\"%s\"} %lu\n", cp->name, es.imissed);
 		sbf(&b, "flowdelta_dp_port_rx_nombuf_total{port=\"%s\"} %lu\n", cp->name, es.rx_nombuf);
 		sbf(&b, "flowdelta_dp_port_rx_errors_total{port=\"%s\"} %lu\n", cp->name, es.ierrors);
+		/* net_af_xdp: frames the kernel dropped before DPDK saw them;
+		 * rx_ring_full is in no DPDK counter at all */
+		struct dp_xsk_stats xs;
+		if (dp_xsk_stats(p, &xs) == 0)
+			continue;
+		sbf(&b, "flowdelta_dp_port_xsk_rx_dropped_total{port=\"%s\"} %lu\n", cp->name,
+		    xs.rx_dropped);
+		sbf(&b, "flowdelta_dp_port_xsk_rx_ring_full_total{port=\"%s\"} %lu\n", cp->name,
+		    xs.rx_ring_full);
+		sbf(&b, "flowdelta_dp_port_xsk_fill_ring_empty_total{port=\"%s\"} %lu\n", cp->name,
+		    xs.fill_ring_empty);
+		sbf(&b, "flowdelta_dp_port_xsk_rx_invalid_total{port=\"%s\"} %lu\n", cp->name,
+		    xs.rx_invalid);
 	}
 	*len = b.len;
 	return b.p;

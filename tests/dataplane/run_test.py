@@ -961,6 +961,127 @@ def t_netns_xdp_steer(tmp):
     print("ok: program detached and pins removed at shutdown")
 
 
+def t_netns_xdp_frame(tmp):
+    """Datagrams longer than a default mbuf on net_af_xdp (veth MTU 3500):
+    with the default mbuf_data_room the kernel drops them before DPDK and
+    the dataplane counts every one (flowdelta_dp_port_xsk_rx_dropped_total
+    = packets steered), none vanishes; with mbuf_data_room: 3840 the same
+    exports are decoded and delivered exactly."""
+    cli = os.environ.get("DP_CLI", "")
+    obj = os.environ.get("DP_XDP_OBJ", "")
+    if os.geteuid() != 0:
+        skip("needs root (netns, XDP, AF_XDP)")
+    if not shutil.which("nsenter"):
+        skip("nsenter not installed")
+    if not cli or not os.path.exists(cli):
+        skip("flowdelta CLI (gen) not built")
+    if not obj or not os.path.exists(obj):
+        skip("flow_steer.bpf.o not built")
+    if not os.path.ismount("/sys/fs/bpf"):
+        skip("bpffs not mounted on /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")
+    tag = str(os.getpid() % 10000)
+    a, b, va, vb = "fdfr-a" + tag, "fdfr-b" + tag, "fdfra" + tag, "fdfrb" + tag
+    prefix = "fdfr-" + tag
+    cleanups.append(lambda: shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True))
+    cleanups.append(lambda: shutil.rmtree("/sys/fs/bpf/flowdelta/" + vb, ignore_errors=True))
+
+    def sh(*cmd):
+        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=20)
+        if r.returncode:
+            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
+    try:
+        for ns in (a, b):
+            sh("ip", "netns", "add", ns)
+            cleanups.append(lambda ns=ns: subprocess.run(["ip", "netns", "del", ns]))
+        sh("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
+    except RuntimeError as e:
+        skip("network namespaces unavailable: %s" % e)
+    sh("ip", "-n", a, "addr", "add", "10.87.0.1/24", "dev", va)
+    sh("ip", "-n", b, "addr", "add", "10.87.0.2/24", "dev", vb)
+    for ns, v in ((a, va), (b, vb)):
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        # 3500: the largest MTU native XDP on a veth takes (one page per frame)
+        sh("ip", "-n", ns, "link", "set", v, "mtu", "3500", "up")
+
+    def gen(packets, seed):
+        # 40 IPv4 records: ~2.4 KB datagrams, above the 1792-byte frame a
+        # default mbuf gives net_af_xdp, below the MTU (not fragmented)
+        r = subprocess.run(["nsenter", "--net=/run/netns/" + a, cli, "gen", "--version", "10",
+                            "--per-packet", "40", "--v6-share", "0", "--exporters", "2",
+                            "--seed", str(seed), "--send", "10.87.0.2:2055",
+                            "--packets", str(packets), "--rate", "500"],
+                           capture_output=True, text=True, timeout=60)
+        m = re.search(r"sent (\d+) packets, (\d+) records", r.stderr)
+        if r.returncode or not m:
+            fail("flowdelta gen --send: %s" % r.stderr)
+        return int(m.group(1)), int(m.group(2))
+
+    for room, fits in ((0, False), (3840, True)):
+        run = os.path.join(tmp, "room%d" % room)
+        os.makedirs(run)
+        slaves = Slaves(run, ack=True, ns=b)
+        slaves.start_all()
+        sport = free_port()
+        cfg = config(run, prefix, "net_af_xdp0,iface=%s" % vb, slaves, "flow-hash",
+                     plugins=[pmd("net_af_xdp")], stats_port=sport,
+                     port_extra="    xdp:\n      program: %s\n" % obj,
+                     extra_top="mbuf_data_room: %d\n" % room if room else "")
+        sent = {}
+
+        def during(p):
+            deadline = time.time() + 30
+            while time.time() < deadline and p.poll() is None:
+                r = subprocess.run(["nsenter", "--net=/run/netns/" + b, cli, "xdp", "status", vb],
+                                   capture_output=True, text=True)
+                if r.returncode == 0 and re.search(r"^ports\s+2055\s*$", r.stdout, re.M):
+                    break
+                time.sleep(0.3)
+            else:
+                fail("the dataplane did not configure flow_steer on %s" % vb)
+            sent["packets"], sent["records"] = gen(200, 7)
+            time.sleep(1.5)
+            r = subprocess.run(["nsenter", "--net=/run/netns/" + b, cli, "xdp", "status", vb],
+                               capture_output=True, text=True)
+            m = re.search(r"^redirect_xsk\s+(\d+)\s", r.stdout, re.M)
+            sent["steered"] = int(m.group(1)) if m else -1
+            if sent["steered"] != sent["packets"]:
+                print(r.stdout)
+                subprocess.run(["ip", "-n", b, "-s", "link", "show", vb])
+            p.send_signal(signal.SIGTERM)
+
+        st, out = run_dp(cfg, run, 60, ns=b, during=during, nsenter=True)
+        time.sleep(0.3)
+        slaves.stop_all()
+        res = slaves.results()
+        rx = st.get('flowdelta_dp_port_rx_packets_total{port="p0"}', 0)
+        dropped = st.get('flowdelta_dp_port_xsk_rx_dropped_total{port="p0"}', -1)
+        print("mbuf_data_room %s: sent %d packets / %d records, steered to AF_XDP %d; port rx %d, "
+              "xsk_rx_dropped %d" % (room or "default", sent["packets"], sent["records"],
+                                     sent["steered"], rx, dropped))
+        if sent["steered"] != sent["packets"]:
+            fail("the program steered %d of %d packets to AF_XDP" % (sent["steered"], sent["packets"]))
+        print("\n".join(l for l in out.splitlines() if "frames up to" in l))
+        if fits:
+            if rx != sent["packets"] or dropped != 0:
+                fail("with mbuf_data_room %d: port rx %d, xsk_rx_dropped %d, want %d and 0" %
+                     (room, rx, dropped, sent["packets"]))
+            check_conservation(st, sent["records"], res)
+        elif rx != 0 or dropped != sent["packets"]:
+            fail("default mbuf_data_room: port rx %d, xsk_rx_dropped %d; want 0 and %d "
+                 "(every oversized frame counted)" % (rx, dropped, sent["packets"]))
+    # a data room the PMD cannot use without hugepages: refused, naming the key
+    slaves = Slaves(tmp, ack=True)
+    cfg = config(tmp, prefix, "net_af_xdp0,iface=%s" % vb, slaves, "flow-hash",
+                 plugins=[pmd("net_af_xdp")], extra_top="mbuf_data_room: 8192\n")
+    r = subprocess.run(["nsenter", "--net=/run/netns/" + b, EXE, "--config", cfg],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode == 0 or "mbuf_data_room: 8192 too large" not in r.stderr:
+        fail("mbuf_data_room 8192 on net_af_xdp without hugepages: rc %d, %s" %
+             (r.returncode, r.stderr[-500:]))
+    print("ok: mbuf_data_room 8192 refused: " + [l for l in r.stderr.splitlines()
+                                                 if "mbuf_data_room" in l][0])
+
+
 SCEN = {
     "config": t_config,
     "pcap-flow-hash": t_flow_hash,
@@ -976,6 +1097,7 @@ SCEN = {
     "netns-live-reconfig": t_netns_live_reconfig,
     "netns-af-xdp": t_netns_af_xdp,
     "netns-xdp-steer": t_netns_xdp_steer,
+    "netns-xdp-frame": t_netns_xdp_frame,
 }
 
 
