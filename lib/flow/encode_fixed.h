@@ -59,10 +59,13 @@ static inline uint32_t flow_enc_fixed_len(uint16_t tid)
 static inline uint8_t *flow_enc_put_fixed(uint8_t *p, const struct flow_rec *r)
 {
 	const uint8_t *rr = (const uint8_t *)r;
+	/* read once: the stores through p may alias r as far as the compiler
+	 * knows, and would make it reload the flags after each of them */
+	const uint8_t fl = r->flags;
 
 	canon_swap_head(p, rr); /* first, last, packets, bytes */
 	p += 32;
-	if (r->flags & FLOW_F_IP6) {
+	if (fl & FLOW_F_IP6) {
 		memcpy(p, r->src_addr, 48); /* src, dst, next hop */
 		p += 48;
 	} else {
@@ -75,7 +78,7 @@ static inline uint8_t *flow_enc_put_fixed(uint8_t *p, const struct flow_rec *r)
 	canon_swap_mid(p + 16, rr + 112); /* odid .. dst_as, ports, vlan */
 	memcpy(p + 48, &r->proto, 8);     /* proto .. version, flags incl. */
 	p += 56;
-	if (r->flags & FLOW_F_BIFLOW) {
+	if (fl & FLOW_F_BIFLOW) {
 		uint64_t v[2];
 		memcpy(v, &r->rev_packets, 16);
 		v[0] = __builtin_bswap64(v[0]);
