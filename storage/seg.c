@@ -2600,15 +2600,114 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	return bad || (bit + 7) / 8 != rlen ? -1 : 0;
 }
 
+/* Values sel[0..nsel) (ascending) of a body of n LEB128 values into
+ * out[0..nsel): values are counted by their last bytes, eight bytes at a
+ * time, and only the selected ones are decoded. -1 when the body does not
+ * hold exactly n values or a selected one is malformed. */
+static int varints_sel(const uint8_t *r, size_t rl, uint32_t n, const uint32_t *sel,
+		       uint32_t nsel, uint64_t *out)
+{
+	if (!rl || (r[rl - 1] & 0x80))
+		return n ? -1 : (rl ? -1 : 0);
+	uint64_t count = 0;   /* values ended before the current word */
+	size_t start = 0;     /* where the value after the last end begins */
+	uint32_t j = 0;
+	size_t q = 0;
+	for (; q + 8 <= rl; q += 8) {
+		uint64_t w;
+		__builtin_memcpy(&w, r + q, 8);
+		uint64_t term = ~w & 0x8080808080808080ull;
+		unsigned t = (unsigned)__builtin_popcountll(term);
+		while (j < nsel && sel[j] < count + t) {
+			/* the (sel[j] - count)-th end in this word; its start is
+			 * after the end before it */
+			uint64_t m = term;
+			size_t s0 = start;
+			for (uint64_t k = count; k < sel[j]; k++) {
+				s0 = q + (__builtin_ctzll(m) >> 3) + 1;
+				m &= m - 1;
+			}
+			const uint8_t *p = r + s0;
+			if (get_varint(&p, r + rl, &out[j]) || (size_t)(p - r) != q + (__builtin_ctzll(m) >> 3) + 1)
+				return -1;
+			j++;
+		}
+		if (t)
+			start = q + (63 - __builtin_clzll(term)) / 8 + 1;
+		count += t;
+	}
+	for (; q < rl; q++) {
+		if (r[q] & 0x80)
+			continue;
+		if (j < nsel && sel[j] == count) {
+			const uint8_t *p = r + start;
+			if (get_varint(&p, r + rl, &out[j]) || (size_t)(p - r) != q + 1)
+				return -1;
+			j++;
+		}
+		count++;
+		start = q + 1;
+	}
+	return count == n && j == nsel ? 0 : -1;
+}
+
 /* The selected rows sel[0..nsel) (ascending) of a column in an encoding
  * with random access, straight into col: 1 done, 0 not such an encoding
  * (decode it whole), <0 malformed. Only the selected rows are checked. */
-static int dec_sel(const uint8_t *r, size_t rl, uint8_t enc, unsigned w, const struct coldef *cd,
-		   uint32_t n, const uint32_t *sel, uint32_t nsel, uint8_t *col)
+static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, unsigned w,
+		   const struct coldef *cd, uint32_t n, const uint32_t *sel, uint32_t nsel,
+		   uint8_t *col)
 {
 	bool addr = cd->kind == K_ADDR;
 	unsigned sz = cd->size;
 	switch (enc) {
+	case ENC_PDICT: {
+		/* codes are random access; an exception's rank is the number
+		 * of code-0 rows before it, counted over the unpacked codes */
+		if (addr || w > 8 || rl < 5)
+			return addr ? 0 : BAD;
+		unsigned b = r[0];
+		uint32_t nd = le32_ld(r + 1);
+		if (b < 1 || b > 8 || nd < 1 || nd >= (1u << b))
+			return BAD;
+		size_t clen = ((size_t)n * b + 7) / 8, at = 5 + (size_t)nd * w;
+		if (rl < at + clen + 13)
+			return BAD;
+		const uint8_t *dv = r + 5, *x = r + at + clen;
+		uint32_t ne = le32_ld(x);
+		uint64_t mn = le64_ld(x + 4);
+		unsigned eb = x[12];
+		if (ne > n || eb > PACK_MAX_W || rl - (at + clen + 13) != ((size_t)ne * eb + 7) / 8)
+			return BAD;
+		const uint8_t *ex = x + 13;
+		size_t exlen = rl - (at + clen + 13);
+		if (buf_reserve(&d->tmp, (size_t)n * 2 + 2))
+			return -ENOMEM;
+		uint16_t *code = (uint16_t *)(void *)d->tmp.p;
+		if (n && unpack16(r + at, clen, n, b, code) > nd)
+			return BAD;
+		uint32_t k = 0, i = 0;
+		for (uint32_t j = 0; j < nsel; j++) {
+			for (; i < sel[j]; i++)
+				k += code[i] == 0;
+			uint64_t v;
+			if (code[i]) {
+				uint8_t vb[8] = { 0 };
+				memcpy(vb, dv + (size_t)(code[i] - 1) * w, w);
+				v = le64_ld(vb);
+			} else {
+				if (k >= ne)
+					return BAD;
+				v = mn + (eb ? get_bits(ex, exlen, k, eb) : 0);
+				if (w < 8 && (v >> (8 * w)))
+					return BAD;
+			}
+			uint8_t vb[8];
+			le64_st(vb, v);
+			memcpy(col + (size_t)j * sz, vb, sz);
+		}
+		return 1;
+	}
 	case ENC_CONST:
 		if (rl != w)
 			return BAD;
@@ -2767,7 +2866,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 		if (sel && cd->kind != K_STR && cd->kind != K_TIME && cd->kind != K_DUR &&
 		    c != ST_COL_PACKETS && c != ST_COL_REV_PACKETS &&
 		    (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
-			rc = dec_sel(r, rl, enc, w, cd, n, sel, nsel, col);
+			rc = dec_sel(d, r, rl, enc, w, cd, n, sel, nsel, col);
 			if (rc < 0)
 				return rc;
 			if (rc == 1) {
@@ -2829,6 +2928,15 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 				return BAD;
 			const uint64_t *l = (const uint64_t *)(void *)d->colbuf[ST_COL_LAST_MS].p;
 			uint64_t *o = (uint64_t *)(void *)col;
+			if (sel && enc == ENC_DUR) {
+				/* last_ms is whole until the end: index it by row */
+				if (varints_sel(r, rl, n, sel, nsel, o))
+					return BAD;
+				for (uint32_t j = 0; j < nsel; j++)
+					o[j] = l[sel[j]] - (uint64_t)zz_dec(o[j]);
+				picked |= ST_COL_BIT(c);
+				break;
+			}
 			if (get_ints(r, rl, n, enc == ENC_DUR_BITS, o))
 				return BAD;
 			for (uint32_t i = 0; i < n; i++)
