@@ -2311,9 +2311,12 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 		for (uint32_t i = 0; i < n; i++) {
 			/* k <= ne: at ne the read is empty (get_bits bounds it) */
 			uint64_t e = mn + (eb ? get_bits(ex, exlen, k, eb) : 0);
-			uint16_t cv = code[i];
-			iv[i] = cv ? lut[cv] : e;
-			k += !cv;
+			uint32_t cv = code[i];
+			/* masks, not a select: compilers turn a select back into
+			 * a branch, mispredicted on every other row */
+			uint64_t z = cv == 0, m = 0 - z;
+			iv[i] = lut[cv] | (e & m); /* lut[0] = 0 */
+			k += (uint32_t)z;
 		}
 		return store_ints(col, sz, iv, n) ? BAD : 0;
 	}
