@@ -2583,8 +2583,26 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	size_t rlen = rl - 9 - qlen;
 	/* one pass: each remainder's window is bounded by the chunk (a short
 	 * read near the end), and the bits used must add up to it exactly */
-	uint64_t bit = 0, bad = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	uint64_t bit = 0, bad = 0, qmask = qb ? (1ull << qb) - 1 : 0;
+	uint32_t i = 0;
+	/* eight rows at a time while both windows of all eight lie wholly
+	 * inside the chunk (a remainder takes at most 4 bytes): plain loads,
+	 * no per-row checks */
+	for (; i + 8 <= n; i += 8) {
+		if ((((size_t)i + 8) * qb >> 3) + 8 > qlen || (size_t)(bit >> 3) + 8 + 32 > rlen)
+			break;
+		for (uint32_t u = i; u < i + 8; u++) {
+			size_t qbit = (size_t)u * qb;
+			uint64_t d = p[u] | (p[u] == 0); /* pp_div */
+			uint64_t qi = qmn + ((le64_ld(q + (qbit >> 3)) >> (qbit & 7)) & qmask);
+			unsigned rb = bits_of(d - 1);
+			uint64_t ri = (le64_ld(rs + (bit >> 3)) >> (bit & 7)) & ((1ull << rb) - 1);
+			bit += rb;
+			bad |= (d >> 32) | (ri >= d);
+			o[u] = qi * d + ri;
+		}
+	}
+	for (; i < n; i++) {
 		uint64_t d = pp_div(p, i), qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
 		unsigned rb = bits_of(d - 1);
 		size_t by = (size_t)(bit >> 3);
