@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SEG_X86 1
+#endif
 
 #include "crc32c.h"
 
@@ -172,6 +176,74 @@ static inline uint64_t leb_gather(uint64_t w, size_t len)
 	       ((w >> 7) & (0x7full << 49));
 }
 
+#ifdef SEG_X86
+/* Runs of one- and two-byte LEB128 values (counters, durations), up to
+ * eight per 16-byte load: the continuation bits of the first eight bytes
+ * index a table giving how many whole short values they hold, the bytes
+ * they use and a byte shuffle that puts each value's bytes in a 16-bit
+ * lane. Built once; used only where SSE4.1 is present. */
+static uint8_t vb_n[256], vb_used[256];
+static uint8_t vb_shuf[256][16] __attribute__((aligned(16)));
+static bool vb_ok;
+
+__attribute__((constructor)) static void vb_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		unsigned pos = 0, k = 0;
+		memset(vb_shuf[m], 0x80, 16);
+		while (k < 8 && pos < 8) {
+			if (!(m >> pos & 1)) {
+				vb_shuf[m][2 * k] = (uint8_t)pos;
+				pos += 1;
+			} else if (pos + 1 < 8 && !(m >> (pos + 1) & 1)) {
+				vb_shuf[m][2 * k] = (uint8_t)pos;
+				vb_shuf[m][2 * k + 1] = (uint8_t)(pos + 1);
+				pos += 2;
+			} else {
+				break; /* three bytes or more, or cut by the window */
+			}
+			k++;
+		}
+		vb_n[m] = (uint8_t)k;
+		vb_used[m] = (uint8_t)pos;
+	}
+	__builtin_cpu_init();
+	vb_ok = __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+}
+
+/* Decode from *pp while 8 outputs fit and 16 bytes can be loaded; stops
+ * at the first value longer than two bytes (the caller goes on from
+ * there). Returns the number of values decoded. */
+__attribute__((target("ssse3,sse4.1"))) static uint32_t varints_short(const uint8_t **pp,
+									const uint8_t *end, uint32_t n,
+									uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint32_t i = 0;
+	const __m128i low7 = _mm_set1_epi16(0x7f);
+	while (i + 8 <= n && end - p >= 16) {
+		__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(in) & 0xff;
+		unsigned k = vb_n[m];
+		if (!k)
+			break;
+		__m128i x = _mm_shuffle_epi8(in, _mm_load_si128((const __m128i *)(const void *)vb_shuf[m]));
+		__m128i v = _mm_or_si128(_mm_and_si128(x, low7),
+					 _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(x, 8), low7), 7));
+		/* eight u64 written, k of them values: the rest is overwritten
+		 * by the next round (i + 8 <= n keeps them inside out) */
+		_mm_storeu_si128((__m128i *)(void *)(out + i), _mm_cvtepu16_epi64(v));
+		_mm_storeu_si128((__m128i *)(void *)(out + i + 2), _mm_cvtepu16_epi64(_mm_srli_si128(v, 4)));
+		_mm_storeu_si128((__m128i *)(void *)(out + i + 4), _mm_cvtepu16_epi64(_mm_srli_si128(v, 8)));
+		_mm_storeu_si128((__m128i *)(void *)(out + i + 6), _mm_cvtepu16_epi64(_mm_srli_si128(v, 12)));
+		i += k;
+		p += vb_used[m];
+	}
+	*pp = p;
+	return i;
+}
+#endif
+
 /* n LEB128 values from [*pp, end) into out[]: 0, or -1 when one is
  * malformed or runs past end. The ends of values are found eight bytes at
  * a time (bytes without a continuation bit), so the loop's only carried
@@ -180,8 +252,20 @@ static inline uint64_t leb_gather(uint64_t w, size_t len)
  * get_varint(). */
 static int get_varints(const uint8_t **pp, const uint8_t *end, uint32_t n, uint64_t *out)
 {
-	const uint8_t *start = *pp, *q = start;
+	const uint8_t *start = *pp, *q;
 	uint32_t i = 0;
+#ifdef SEG_X86
+	/* runs of short values by table; each longer value on its own */
+	while (vb_ok && i < n) {
+		i += varints_short(&start, end, n - i, out + i);
+		if (i + 8 > n || end - start < 16)
+			break;
+		if (get_varint(&start, end, &out[i]))
+			return -1;
+		i++;
+	}
+#endif
+	q = start;
 	/* q + 16 <= end: a value starting at or before q + 7 loads 8 bytes */
 	while (i < n && end - q >= 16) {
 		uint64_t w;
