@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -328,7 +329,28 @@ const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 		d /= 1000.0;
 		i++;
 	}
-	snprintf(buf, len, "%.1f %s", d, u[i]);
+	/* "%.1f" by hand (listings print two per row): d * 10 is exact in
+	 * long double (53 + 4 bits), then rounded half to even as printf does */
+	long double x = (long double)d * 10.0L, t = floorl(x), fr = x - t;
+	uint64_t tenths = (uint64_t)t + (fr > 0.5L || (fr == 0.5L && ((uint64_t)t & 1)));
+	char tmp[32], *p = tmp + sizeof(tmp);
+	*--p = 0;
+	const char *un = u[i];
+	size_t ul = strlen(un);
+	p -= ul;
+	memcpy(p, un, ul);
+	*--p = ' ';
+	*--p = (char)('0' + tenths % 10);
+	*--p = '.';
+	uint64_t w = tenths / 10;
+	do {
+		*--p = (char)('0' + w % 10);
+		w /= 10;
+	} while (w);
+	size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p);
+	if (n >= len)
+		return snprintf(buf, len, "%.1f %s", d, u[i]), buf;
+	memcpy(buf, p, n + 1);
 	return buf;
 }
 

@@ -701,7 +701,21 @@ static const char *fmt_time(uint64_t ms, char *buf, size_t len)
 		}
 		last_s = sec;
 	}
-	snprintf(buf, len, "%s.%03u", last, (unsigned)(ms % 1000));
+	/* the cached date, then ".mmm"; truncated to len like snprintf */
+	char t[40];
+	size_t n = strlen(last);
+	unsigned f = (unsigned)(ms % 1000);
+	memcpy(t, last, n);
+	t[n] = '.';
+	t[n + 1] = (char)('0' + f / 100);
+	t[n + 2] = (char)('0' + f / 10 % 10);
+	t[n + 3] = (char)('0' + f % 10);
+	n += 4;
+	if (n >= len)
+		n = len ? len - 1 : 0;
+	memcpy(buf, t, n);
+	if (len)
+		buf[n] = 0;
 	return buf;
 }
 

@@ -143,6 +143,44 @@ static void test_fields(void **state)
 	assert_int_equal(ms, 300000);
 }
 
+/* Human units by hand must print what "%.1f %s" prints, ties included
+ * (1250 -> "1.2 k": half to even on the exact binary value). */
+static void test_human(void **state)
+{
+	(void)state;
+	static const char *u[] = { "", "k", "M", "G", "T", "P", "E" };
+	uint64_t x = 88172645463325252ull;
+	for (unsigned k = 0; k < 200000; k++) {
+		uint64_t v;
+		if (k < 20000)
+			v = k; /* every small value, all ties of the first unit */
+		else if (k < 40000)
+			v = (uint64_t)(k - 20000) * 50; /* ties: multiples of 50 */
+		else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			v = x >> (x & 63);
+		}
+		char got[32], want[32];
+		q_fmt_human(v, got, sizeof(got));
+		if (v < 1000) {
+			snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+		} else {
+			double d = (double)v;
+			unsigned i = 0;
+			while (d >= 1000.0 && i < 6) {
+				d /= 1000.0;
+				i++;
+			}
+			snprintf(want, sizeof(want), "%.1f %s", d, u[i]);
+		}
+		if (strcmp(got, want))
+			fail_msg("%llu: got \"%s\", want \"%s\"", (unsigned long long)v, got, want);
+	}
+	char small[4];
+	q_fmt_human(123456, small, sizeof(small)); /* truncated like snprintf */
+	assert_string_equal(small, "123");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_human),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
