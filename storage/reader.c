@@ -73,6 +73,8 @@ struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_
 	r->part = part;
 	r->nparts = nparts;
 	r->dec = blk_dec_new();
+	if (r->dec)
+		blk_dec_cache(r->dec, true);
 	int rc = r->dec ? seg_list(dir, &r->files, &r->nfiles) : -ENOMEM;
 	if (rc) {
 		st_reader_close(r);
@@ -97,6 +99,7 @@ static void unmap(struct st_reader *r)
 {
 	if (r->map) {
 		walk_stats(r, &r->st);
+		blk_dec_cache(r->dec, true); /* forget the chunks of this mapping */
 		munmap(r->map, r->map_len);
 	}
 	r->ftr_ent = NULL;

@@ -1985,6 +1985,11 @@ struct blk_dec {
 	struct buf ints;                /* PDICT: values before narrowing */
 	struct buf rawcol[ST_COL_MAX];  /* each column's chunk uncompressed:
 					 * dictionaries are used in place */
+	/* the compressed chunk rawcol[c] holds (blk_dec_cache): a second
+	 * decode of the same block skips decompressing it again */
+	bool cache;
+	const uint8_t *rawkey[ST_COL_MAX];
+	uint32_t rawlen[ST_COL_MAX];
 	struct buf strarena;
 	struct buf stroff[FLOW_STR_MAX];
 	struct buf strlen_[FLOW_STR_MAX];
@@ -1994,6 +1999,12 @@ struct blk_dec {
 struct blk_dec *blk_dec_new(void)
 {
 	return calloc(1, sizeof(struct blk_dec));
+}
+
+void blk_dec_cache(struct blk_dec *d, bool on)
+{
+	d->cache = on;
+	memset(d->rawkey, 0, sizeof(d->rawkey));
 }
 
 void blk_dec_free(struct blk_dec *d)
@@ -2961,7 +2972,17 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			return BAD;
 		const uint8_t *r;
 		size_t rl;
-		int rc = chunk_raw(&d->rawcol[c], de, chunk, &r, &rl);
+		int rc;
+		if (d->cache && d->rawkey[c] == chunk && d->rawlen[c] == le32_ld(de + 4)) {
+			r = d->rawcol[c].p;
+			rl = d->rawlen[c];
+			rc = 0;
+		} else {
+			rc = chunk_raw(&d->rawcol[c], de, chunk, &r, &rl);
+			bool kept = d->cache && !rc && r == d->rawcol[c].p;
+			d->rawkey[c] = kept ? chunk : NULL;
+			d->rawlen[c] = kept ? (uint32_t)rl : 0;
+		}
 		if (rc)
 			return rc;
 		if (buf_reserve(&d->colbuf[c], (size_t)(n ? n : 1) * cd->size))

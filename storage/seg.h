@@ -145,6 +145,11 @@ void colbuf_src(const struct colbuf *cb, uint32_t n, const char *arena, struct b
 struct blk_dec;
 struct blk_dec *blk_dec_new(void);
 void blk_dec_free(struct blk_dec *d);
+/* Remember which compressed chunk each column's buffer holds, so decoding
+ * the same block again skips decompression. Only for callers whose block
+ * bytes stay put: turning it on (or off) forgets, and so must a caller
+ * whose buffers move (the reader does it on every unmap). */
+void blk_dec_cache(struct blk_dec *d, bool on);
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out);
 /* The same; the columns of codemask (a subset of colmask) that the block
  * stores as a dictionary come as codes (st_cols.code/dict/ndict). */
