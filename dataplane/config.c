@@ -15,7 +15,6 @@
 #include <cyaml/cyaml.h>
 
 #include "dp.h"
-#include "frames.h"
 #include "util/addr.h"
 #include "xdp_steer.h" /* xdp_steer_prefix_parse(): the loader's own syntax */
 
@@ -164,18 +163,10 @@ static const cyaml_schema_field_t poll_fields[] = {
 	CYAML_FIELD_END
 };
 
-/* Top-level keys not (yet) in struct dp_cfg (frames.h says why): the
- * document loads into this extension, whose first member is the struct
- * everyone else sees, so a struct dp_cfg * points at it. */
-struct dp_cfg_ext {
-	struct dp_cfg c;
-	uint32_t mbuf_data_room;
-};
-
 static const cyaml_schema_field_t top_fields[] = {
 	CYAML_FIELD_MAPPING("eal", CYAML_FLAG_DEFAULT, struct dp_cfg, eal, eal_fields),
 	CYAML_FIELD_UINT("mbufs", CYAML_FLAG_OPTIONAL, struct dp_cfg, mbufs),
-	CYAML_FIELD_UINT("mbuf_data_room", CYAML_FLAG_OPTIONAL, struct dp_cfg_ext, mbuf_data_room),
+	CYAML_FIELD_UINT("mbuf_data_room", CYAML_FLAG_OPTIONAL, struct dp_cfg, mbuf_data_room),
 	CYAML_FIELD_SEQUENCE("ports", CYAML_FLAG_POINTER, struct dp_cfg, ports, &port_entry, 1,
 			     DP_MAX_PORTS),
 	CYAML_FIELD_SEQUENCE("workers", CYAML_FLAG_POINTER, struct dp_cfg, workers,
@@ -194,13 +185,8 @@ static const cyaml_schema_field_t top_fields[] = {
 };
 
 static const cyaml_schema_value_t top_schema = {
-	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct dp_cfg_ext, top_fields),
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct dp_cfg, top_fields),
 };
-
-uint32_t dp_cfg_mbuf_data_room(const struct dp_cfg *c)
-{
-	return ((const struct dp_cfg_ext *)c)->mbuf_data_room;
-}
 
 /* ---- error reporting -------------------------------------------------- */
 
@@ -410,11 +396,10 @@ static int check(struct dp_cfg *c)
 	}
 	/* The page limit of net_af_xdp frames depends on DPDK's mbuf layout:
 	 * main.c checks it, naming this key too. */
-	uint32_t *room = &((struct dp_cfg_ext *)c)->mbuf_data_room;
-	DEF(*room, DP_MBUF_DATA_ROOM_DEFAULT);
-	if (*room < DP_MBUF_DATA_ROOM_MIN || *room > DP_MBUF_DATA_ROOM_MAX) {
-		report("mbuf_data_room: %u out of range %u..%u", *room, DP_MBUF_DATA_ROOM_MIN,
-		       DP_MBUF_DATA_ROOM_MAX);
+	DEF(c->mbuf_data_room, DP_MBUF_DATA_ROOM_DEFAULT);
+	if (c->mbuf_data_room < DP_MBUF_DATA_ROOM_MIN || c->mbuf_data_room > DP_MBUF_DATA_ROOM_MAX) {
+		report("mbuf_data_room: %u out of range %u..%u", c->mbuf_data_room,
+		       DP_MBUF_DATA_ROOM_MIN, DP_MBUF_DATA_ROOM_MAX);
 		bad = 1;
 	}
 

@@ -129,6 +129,7 @@ struct dp_cfg_poll {
 struct dp_cfg {
 	struct dp_cfg_eal eal;
 	uint32_t mbufs;
+	uint32_t mbuf_data_room; /* validated: DP_MBUF_DATA_ROOM_MIN..MAX */
 	struct dp_cfg_port *ports;
 	uint32_t ports_count;
 	struct dp_cfg_worker *workers;
@@ -142,6 +143,12 @@ struct dp_cfg {
 	struct dp_cfg_control control;
 	struct dp_cfg_poll poll;
 };
+
+/* mbuf_data_room default: RTE_MBUF_DEFAULT_BUF_SIZE (2048 + the 128-byte
+ * RTE_PKTMBUF_HEADROOM); main.c asserts the two agree. */
+#define DP_MBUF_DATA_ROOM_DEFAULT 2176u
+#define DP_MBUF_DATA_ROOM_MIN 1152u  /* 1024 bytes of frame after the headroom */
+#define DP_MBUF_DATA_ROOM_MAX 65535u /* rte_mbuf buf_len is 16 bits */
 
 /* Load and validate. On error prints "path: message" lines to stderr and
  * returns -EINVAL (or -errno for I/O). *ret is set only on success; free
@@ -174,6 +181,31 @@ int dp_xdp_set_allowlist(const char *port, const char *list, char *err, size_t e
 /* After the ports closed: release the maps, remove the pins, and detach the
  * program if the PMD left it attached. */
 void dp_xdp_stop(void);
+
+/* ---- AF_XDP socket drop counters (frames.c) --------------------------- */
+
+/* Drops the kernel counts on a port's AF_XDP sockets (XDP_STATISTICS),
+ * summed over its queues: frames that never became an mbuf, so none of them
+ * reaches DPDK's rx counters:
+ *   rx_dropped       frame longer than the UMEM frame (mbuf_data_room), or
+ *                    no free fill-ring buffer (DPDK adds this one to imissed)
+ *   rx_ring_full     RX ring full: the worker did not poll in time
+ *   fill_ring_empty  times the kernel found the fill ring empty
+ *   rx_invalid       invalid descriptors (a bug, never expected) */
+struct dp_xsk_stats {
+	uint64_t rx_dropped;
+	uint64_t rx_invalid;
+	uint64_t rx_ring_full;
+	uint64_t fill_ring_empty;
+};
+
+/* After cfg port `port` set up its RX queues: the AF_XDP sockets this
+ * process opened since the last call belong to it. Main thread, start-up
+ * only. Returns how many sockets were claimed (0 for other PMDs). */
+unsigned dp_xsk_claim(uint32_t port);
+/* Sum of port's sockets' counters into *out (zeroed first). Returns the
+ * number of sockets read; 0 when the port has none (not net_af_xdp). */
+unsigned dp_xsk_stats(uint32_t port, struct dp_xsk_stats *out);
 
 /* ---- counters (stats.c) ---------------------------------------------- */
 

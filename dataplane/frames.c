@@ -1,5 +1,5 @@
 /* frames.c — the AF_XDP sockets of each net_af_xdp port and their kernel
- * drop counters (frames.h).
+ * drop counters (declared in dp.h).
  *
  * DPDK 22.11's net_af_xdp adds only XDP_STATISTICS.rx_dropped to imissed;
  * frames dropped because the RX ring was full (the worker was descheduled)
@@ -16,7 +16,7 @@
 
 #include <linux/if_xdp.h>
 
-#include "frames.h"
+#include "dp.h"
 
 #ifndef AF_XDP
 #define AF_XDP 44

@@ -26,7 +26,6 @@
 #include <rte_rcu_qsbr.h>
 
 #include "dp.h"
-#include "frames.h"
 
 _Static_assert(DP_MBUF_DATA_ROOM_DEFAULT == RTE_MBUF_DEFAULT_BUF_SIZE,
 	       "mbuf_data_room default is DPDK's default mbuf size");
@@ -271,7 +270,7 @@ int main(int argc, char **argv)
 	dp_g.tsc_hz = rte_get_tsc_hz();
 	dp_g.nworkers = c->workers_count;
 
-	uint32_t room = dp_cfg_mbuf_data_room(c);
+	uint32_t room = c->mbuf_data_room;
 	if (check_af_xdp_frames(c, room) < 0) {
 		dp_xdp_stop();
 		return 2;

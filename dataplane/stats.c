@@ -24,7 +24,6 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
-#include "frames.h"
 #include "util/addr.h"
 
 static const char *const pkt_drop_names[] = {
