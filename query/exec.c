@@ -403,7 +403,13 @@ static void *work(void *arg)
 			continue;
 		}
 		struct st_cols c;
-		rc = st_reader_decode_codes(rd, b, q->need_cols, codemask, &c);
+		/* a listing compares rows with its worst kept row only once it
+		 * is full (prune_list): until then the order column waits for
+		 * the selected rows' decode */
+		uint32_t m1 = q->need_cols;
+		if (sp->kind == Q_LIST && wk->part->nrows >= sp->limit)
+			m1 |= q->order_cols;
+		rc = st_reader_decode_codes(rd, b, m1, codemask, &c);
 		if (rc) {
 			wk->st.blocks_corrupt++;
 			continue;

@@ -279,12 +279,13 @@ struct q_query *q_query_new(const struct q_spec *spec, struct q_err *err)
 		if (spec->scale) /* scaled packets/bytes need the interval */
 			q->out_cols |= ST_COL_BIT(ST_COL_SAMPLING);
 		const struct q_fdef *od = &q_fdefs[spec->order];
-		q->need_cols |= ST_COL_BIT(od->col);
+		q->order_cols |= ST_COL_BIT(od->col);
 		q->out_cols |= ST_COL_BIT(od->col);
 		if (od->type == QF_DUR)
-			q->need_cols |= ST_COL_BIT(ST_COL_LAST_MS);
+			q->order_cols |= ST_COL_BIT(ST_COL_LAST_MS);
 		if (spec->scale && (spec->order == Q_F_PACKETS || spec->order == Q_F_BYTES))
-			q->need_cols |= ST_COL_BIT(ST_COL_SAMPLING);
+			q->order_cols |= ST_COL_BIT(ST_COL_SAMPLING);
+		q->out_cols |= q->order_cols;
 	}
 
 	/* identity for merging: everything that changes a partial's meaning */

@@ -138,6 +138,8 @@ struct q_query {
 	unsigned keylen;         /* Q_AGG/Q_SERIES key bytes (series: 8 + fields) */
 	uint32_t need_cols;      /* decoded for every non-skipped block */
 	uint32_t out_cols;       /* Q_LIST: decoded when a block has matches */
+	uint32_t order_cols;     /* Q_LIST: what pruning by the order needs, decoded
+				  * with need_cols once the listing is full */
 	char sig[512];           /* identity of the query for merging */
 };
 
