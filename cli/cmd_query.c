@@ -222,34 +222,55 @@ static void print_table(const struct q_result *r, bool listing)
 		first = false;
 	}
 	putchar('\n');
-	char sp[130];
-	memset(sp, ' ', sizeof(sp));
+	/* the last shown column gets no trailing blanks */
+	int lastc = -1;
+	for (unsigned c = 0; c < nc; c++)
+		if (show[c])
+			lastc = (int)c;
+	size_t linecap = 2;
+	for (unsigned c = 0; c < nc; c++)
+		if (show[c])
+			linecap += w[c] + 2;
+	char *line = malloc(linecap);
+	if (!line) {
+		free(lens);
+		free(text);
+		fprintf(stderr, "flowdelta: query: out of memory\n");
+		return;
+	}
 	const char *t = text;
 	for (size_t i = 0, k = 0; i < nr; i++) {
+		/* a row is assembled in line[] and written with one call */
+		char *o = line;
 		first = true;
 		for (unsigned c = 0; c < nc; c++) {
 			if (!show[c])
 				continue;
-			size_t l = lens[k++], pad = w[c] - l + (first ? 0 : 2);
+			size_t l = lens[k++];
+			if (!first) {
+				memcpy(o, "  ", 2);
+				o += 2;
+			}
 			if (right[c]) {
-				fwrite_unlocked(sp, 1, pad, stdout);
-				fwrite_unlocked(t, 1, l, stdout);
+				memset(o, ' ', w[c] - l);
+				o += w[c] - l;
+				memcpy(o, t, l);
+				o += l;
 			} else {
-				if (!first)
-					fwrite_unlocked(sp, 1, 2, stdout);
-				fwrite_unlocked(t, 1, l, stdout);
-				/* no trailing blanks after the last column */
-				bool last = true;
-				for (unsigned d = c + 1; d < nc; d++)
-					last &= !show[d];
-				if (!last)
-					fwrite_unlocked(sp, 1, w[c] - l, stdout);
+				memcpy(o, t, l);
+				o += l;
+				if ((int)c != lastc) {
+					memset(o, ' ', w[c] - l);
+					o += w[c] - l;
+				}
 			}
 			t += l;
 			first = false;
 		}
-		putchar_unlocked('\n');
+		*o++ = '\n';
+		fwrite_unlocked(line, 1, (size_t)(o - line), stdout);
 	}
+	free(line);
 	fflush(stdout);
 	free(lens);
 	free(text);

@@ -2905,6 +2905,45 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			uint32_t codemask, const uint32_t *sel, uint32_t nsel,
 			struct st_cols *out);
 
+/* ENC_PERPKT at the selected rows sel[0..nsel) (ascending) into
+ * o[0..nsel): every row's remainder width is summed (it places the next
+ * remainder), only the selected rows are decoded. -1 if malformed. */
+static int dec_perpkt_sel(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p,
+			  const uint32_t *sel, uint32_t nsel, uint64_t *o)
+{
+	if (rl < 9)
+		return -1;
+	uint64_t qmn = le64_ld(r);
+	unsigned qb = r[8];
+	size_t qlen = ((size_t)n * qb + 7) / 8;
+	if (qb > PACK_MAX_W || rl - 9 < qlen)
+		return -1;
+	const uint8_t *q = r + 9, *rs = q + qlen;
+	size_t rlen = rl - 9 - qlen;
+	uint64_t bit = 0, big = 0;
+	uint32_t j = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t d = p[i] | (p[i] == 0);
+		unsigned rb = bits_of(d - 1);
+		if (j < nsel && sel[j] == i) {
+			size_t by = (size_t)(bit >> 3);
+			uint64_t x = 0;
+			if (by + 8 <= rlen)
+				x = le64_ld(rs + by);
+			else if (by < rlen)
+				memcpy(&x, rs + by, rlen - by);
+			uint64_t ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
+			uint64_t qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
+			if (ri >= d)
+				return -1;
+			o[j++] = qi * d + ri;
+		}
+		big |= d >> 32;
+		bit += rb;
+	}
+	return big || j != nsel || (bit + 7) / 8 != rlen ? -1 : 0;
+}
+
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
 {
 	return blk_decode_x(d, b, colmask, 0, NULL, 0, out);
@@ -3082,10 +3121,16 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			if (enc == ENC_PERPKT) {
 				unsigned pc = c == ST_COL_BYTES ? ST_COL_PACKETS
 					      : c == ST_COL_REV_BYTES ? ST_COL_REV_PACKETS : ST_COL_MAX;
-				if (pc == ST_COL_MAX || !(done & ST_COL_BIT(pc)) ||
-				    dec_perpkt(r, rl, n, (const uint64_t *)(void *)d->colbuf[pc].p,
-					       (uint64_t *)(void *)col))
+				if (pc == ST_COL_MAX || !(done & ST_COL_BIT(pc)))
 					return BAD;
+				const uint64_t *pk = (const uint64_t *)(void *)d->colbuf[pc].p;
+				if (sel) {
+					if (dec_perpkt_sel(r, rl, n, pk, sel, nsel, (uint64_t *)(void *)col))
+						return BAD;
+					picked |= ST_COL_BIT(c);
+				} else if (dec_perpkt(r, rl, n, pk, (uint64_t *)(void *)col)) {
+					return BAD;
+				}
 				rc = 0;
 			} else {
 				rc = enc == ENC_DEP	   ? dec_dep(d, b, r, rl, w, cd, n, col)
