@@ -338,7 +338,7 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	/* a second decode with every output column, of the selected rows
 	 * only: only blocks with rows that can still make the listing pay for
 	 * it, and columns with random access decode just those rows */
-	int rc = st_reader_decode_rows(rd, b, m, idx, nsel, c);
+	int rc = st_reader_decode_rows(rd, b, m, 0, idx, nsel, c);
 	if (rc)
 		return rc;
 	struct flow_rec rec;
@@ -409,6 +409,12 @@ static void *work(void *arg)
 		uint32_t m1 = q->need_cols;
 		if (sp->kind == Q_LIST && wk->part->nrows >= sp->limit)
 			m1 |= q->order_cols;
+		/* aggregations under a filter: the filter's columns first, the
+		 * rest (counters, group fields) after it, at the matches only
+		 * when they are few */
+		bool late = sp->kind != Q_LIST && v != QT_ALL;
+		if (late)
+			m1 = q->flt->colmask;
 		rc = st_reader_decode_codes(rd, b, m1, codemask, &c);
 		if (rc) {
 			wk->st.blocks_corrupt++;
@@ -432,10 +438,25 @@ static void *work(void *arg)
 		if (!nsel)
 			continue;
 		wk->st.rows_matched += nsel;
+		bool all = v == QT_ALL;
+		if (late) {
+			if ((uint64_t)nsel * 2 < c.n) {
+				rc = st_reader_decode_rows(rd, b, q->agg_cols, codemask, idx, nsel, &c);
+				for (uint32_t j = 0; j < nsel; j++)
+					idx[j] = j;
+				all = true;
+			} else {
+				rc = st_reader_decode_codes(rd, b, q->agg_cols, codemask, &c);
+			}
+			if (rc) {
+				wk->st.blocks_corrupt++;
+				continue;
+			}
+		}
 		if (sp->kind == Q_LIST)
 			rc = consume_list(wk, rd, b, &c, idx, nsel);
 		else if (by_code && c.code[q_fdefs[sp->group[0].f].col])
-			rc = agg_by_code(wk, &c, idx, nsel, v == QT_ALL, keys);
+			rc = agg_by_code(wk, &c, idx, nsel, all, keys);
 		else
 			rc = consume_agg(wk, &c, idx, nsel, keys);
 		if (rc == -EBADMSG) {

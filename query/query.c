@@ -244,7 +244,7 @@ struct q_query *q_query_new(const struct q_spec *spec, struct q_err *err)
 		goto fail;
 
 	/* columns */
-	uint32_t m = q->flt->colmask;
+	uint32_t m = 0;
 	unsigned kl = spec->kind == Q_SERIES ? 8 : 0;
 	for (unsigned i = 0; i < spec->ngroup; i++) {
 		const struct q_fdef *d = &q_fdefs[spec->group[i].f];
@@ -260,7 +260,10 @@ struct q_query *q_query_new(const struct q_spec *spec, struct q_err *err)
 		if (spec->scale)
 			m |= ST_COL_BIT(ST_COL_SAMPLING);
 	}
+	uint32_t agg = m; /* what grouping and sums read, filter aside */
+	m |= q->flt->colmask;
 	q->need_cols = m;
+	q->agg_cols = m & ~(q->flt->colmask & ~agg);
 	q->keylen = kl;
 	/* listing: the columns a listing shows (list_cols in result.c) plus
 	 * what makes the tie-break total: records equal on all of these print

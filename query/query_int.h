@@ -137,6 +137,8 @@ struct q_query {
 	struct q_filter *flt;
 	unsigned keylen;         /* Q_AGG/Q_SERIES key bytes (series: 8 + fields) */
 	uint32_t need_cols;      /* decoded for every non-skipped block */
+	uint32_t agg_cols;       /* Q_AGG/Q_SERIES: what the aggregation reads
+				  * (need_cols without the filter's own) */
 	uint32_t out_cols;       /* Q_LIST: decoded when a block has matches */
 	uint32_t order_cols;     /* Q_LIST: what pruning by the order needs, decoded
 				  * with need_cols once the listing is full */

@@ -274,9 +274,10 @@ int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32
 }
 
 int st_reader_decode_rows(struct st_reader *r, const struct st_block *b, uint32_t colmask,
-			  const uint32_t *sel, uint32_t nsel, struct st_cols *out)
+			  uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			  struct st_cols *out)
 {
-	return blk_decode_rows(r->dec, &b->b, colmask, sel, nsel, out);
+	return blk_decode_rows(r->dec, &b->b, colmask, codemask & colmask, sel, nsel, out);
 }
 
 void st_reader_stats(const struct st_reader *r, struct st_reader_stats *out)

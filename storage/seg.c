@@ -2908,8 +2908,8 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 /* ENC_PERPKT at the selected rows sel[0..nsel) (ascending) into
  * o[0..nsel): every row's remainder width is summed (it places the next
  * remainder), only the selected rows are decoded. -1 if malformed. */
-static int dec_perpkt_sel(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p,
-			  const uint32_t *sel, uint32_t nsel, uint64_t *o)
+static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint32_t n,
+			  const uint64_t *p, const uint32_t *sel, uint32_t nsel, uint64_t *o)
 {
 	if (rl < 9)
 		return -1;
@@ -2920,28 +2920,36 @@ static int dec_perpkt_sel(const uint8_t *r, size_t rl, uint32_t n, const uint64_
 		return -1;
 	const uint8_t *q = r + 9, *rs = q + qlen;
 	size_t rlen = rl - 9 - qlen;
+	/* first every row's remainder offset (no branch per row), then the
+	 * selected rows straight from their offsets */
+	if (buf_reserve(&dd->ints, (size_t)n * 8 + 8))
+		return -1;
+	uint64_t *off = (uint64_t *)(void *)dd->ints.p;
 	uint64_t bit = 0, big = 0;
-	uint32_t j = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t d = p[i] | (p[i] == 0);
-		unsigned rb = bits_of(d - 1);
-		if (j < nsel && sel[j] == i) {
-			size_t by = (size_t)(bit >> 3);
-			uint64_t x = 0;
-			if (by + 8 <= rlen)
-				x = le64_ld(rs + by);
-			else if (by < rlen)
-				memcpy(&x, rs + by, rlen - by);
-			uint64_t ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
-			uint64_t qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
-			if (ri >= d)
-				return -1;
-			o[j++] = qi * d + ri;
-		}
+		off[i] = bit;
+		bit += bits_of(d - 1);
 		big |= d >> 32;
-		bit += rb;
 	}
-	return big || j != nsel || (bit + 7) / 8 != rlen ? -1 : 0;
+	if (big || (bit + 7) / 8 != rlen)
+		return -1;
+	for (uint32_t j = 0; j < nsel; j++) {
+		uint32_t i = sel[j];
+		uint64_t d = p[i] | (p[i] == 0), b0 = off[i];
+		unsigned rb = bits_of(d - 1);
+		size_t by = (size_t)(b0 >> 3);
+		uint64_t x = 0;
+		if (by + 8 <= rlen)
+			x = le64_ld(rs + by);
+		else if (by < rlen)
+			memcpy(&x, rs + by, rlen - by);
+		uint64_t ri = (x >> (b0 & 7)) & ((1ull << rb) - 1);
+		if (ri >= d)
+			return -1;
+		o[j] = (qmn + (qb ? get_bits(q, qlen, i, qb) : 0)) * d + ri;
+	}
+	return 0;
 }
 
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
@@ -2956,14 +2964,14 @@ int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmas
 }
 
 int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
-		    const uint32_t *sel, uint32_t nsel, struct st_cols *out)
+		    uint32_t codemask, const uint32_t *sel, uint32_t nsel, struct st_cols *out)
 {
 	if (nsel > b->nrows)
 		return -EINVAL;
 	for (uint32_t j = 0; j < nsel; j++)
 		if (sel[j] >= b->nrows || (j && sel[j] <= sel[j - 1]))
 			return -EINVAL;
-	return blk_decode_x(d, b, colmask, 0, sel, nsel, out);
+	return blk_decode_x(d, b, colmask, codemask, sel, nsel, out);
 }
 
 static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
@@ -3028,8 +3036,8 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			return -ENOMEM;
 		uint8_t *col = d->colbuf[c].p;
 		uint8_t enc = de[1], w = de[3];
-		if (sel && cd->kind != K_STR && cd->kind != K_TIME && cd->kind != K_DUR &&
-		    c != ST_COL_PACKETS && c != ST_COL_REV_PACKETS &&
+		if (sel && !(codemask & ST_COL_BIT(c)) && cd->kind != K_STR && cd->kind != K_TIME &&
+		    cd->kind != K_DUR && c != ST_COL_PACKETS && c != ST_COL_REV_PACKETS &&
 		    (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
 			rc = dec_sel(d, r, rl, enc, w, cd, n, sel, nsel, col);
 			if (rc < 0)
@@ -3125,7 +3133,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 					return BAD;
 				const uint64_t *pk = (const uint64_t *)(void *)d->colbuf[pc].p;
 				if (sel) {
-					if (dec_perpkt_sel(r, rl, n, pk, sel, nsel, (uint64_t *)(void *)col))
+					if (dec_perpkt_sel(d, r, rl, n, pk, sel, nsel, (uint64_t *)(void *)col))
 						return BAD;
 					picked |= ST_COL_BIT(c);
 				} else if (dec_perpkt(r, rl, n, pk, (uint64_t *)(void *)col)) {
@@ -3146,9 +3154,14 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 		done |= ST_COL_BIT(c);
 	}
 	if (sel) {
-		for (unsigned c = 0; c < ST_COL_MAX; c++)
-			if ((done & ~picked) & ST_COL_BIT(c))
+		for (unsigned c = 0; c < ST_COL_MAX; c++) {
+			if (!((done & ~picked) & ST_COL_BIT(c)))
+				continue;
+			if (out->code[c]) /* codes: the rows' codes; the dictionary stays */
+				compact((uint8_t *)d->codebuf[c].p, 2, sel, nsel);
+			else
 				compact(out->col[c], cols[c].size, sel, nsel);
+		}
 		out->n = nsel;
 	}
 	out->str_arena = (const char *)d->strarena.p;

@@ -155,10 +155,11 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
  * stores as a dictionary come as codes (st_cols.code/dict/ndict). */
 int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
 		     uint32_t codemask, struct st_cols *out);
-/* Values of rows sel[0..nsel) only (strictly ascending, < nrows), as rows
- * 0..nsel-1 of out: random-access encodings decode just those rows. */
+/* Rows sel[0..nsel) only (strictly ascending, < nrows), as rows
+ * 0..nsel-1 of out: random-access encodings decode just those rows;
+ * codemask as for blk_decode_codes. */
 int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
-		    const uint32_t *sel, uint32_t nsel, struct st_cols *out);
+		    uint32_t codemask, const uint32_t *sel, uint32_t nsel, struct st_cols *out);
 
 /* ---- footer ---- */
 struct ftr_ent {

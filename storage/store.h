@@ -235,11 +235,13 @@ int st_reader_decode(struct st_reader *r, const struct st_block *b, uint32_t col
  * distinct value. The others come as values. */
 int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32_t colmask,
 			   uint32_t codemask, struct st_cols *out);
-/* Values of the rows sel[0..nsel) only (strictly ascending row numbers),
- * delivered as rows 0..nsel-1 (out->n = nsel): late materialisation for
- * listings. -EINVAL for a bad selection. */
+/* The rows sel[0..nsel) only (strictly ascending row numbers), delivered
+ * as rows 0..nsel-1 (out->n = nsel), columns of codemask as codes where
+ * stored as a dictionary: late materialisation after a filter. -EINVAL
+ * for a bad selection. */
 int st_reader_decode_rows(struct st_reader *r, const struct st_block *b, uint32_t colmask,
-			  const uint32_t *sel, uint32_t nsel, struct st_cols *out);
+			  uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			  struct st_cols *out);
 
 struct st_reader_stats {
 	uint32_t segments;

@@ -55,7 +55,7 @@ static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 		uint32_t ns = 0;
 		for (uint32_t i = 1; i < b.nrows && i < ST_BLOCK_ROWS_MAX; i += 3)
 			sel[ns++] = i;
-		if (blk_decode_rows(dec, &b, ST_COLS_ALL, sel, ns, &c) == 0)
+		if (blk_decode_rows(dec, &b, ST_COLS_ALL, ns & 1 ? ST_COLS_ALL : 0, sel, ns, &c) == 0)
 			(void)st_cols_to_recs(&c, recs, arena, sizeof(arena), &al);
 	}
 	/* the footer's index, as readers of sealed segments follow it */

@@ -453,7 +453,7 @@ static void test_codes_and_rows(void **state)
 			sel[ns++] = i;
 		if (sel[ns - 1] != n - 1)
 			sel[ns++] = n - 1;
-		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, sel, ns, &c), 0);
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, 0, sel, ns, &c), 0);
 		assert_int_equal(c.n, ns);
 		assert_int_equal(st_cols_to_recs(&c, part, arena2, sizeof(arena2), &al), 0);
 		for (uint32_t j = 0; j < ns; j++) {
@@ -461,11 +461,23 @@ static void test_codes_and_rows(void **state)
 			if (d)
 				fail_msg("block %u row %u differs in %s", blocks, sel[j], d);
 		}
+		/* the same rows with dictionary columns as codes */
+		assert_int_equal(st_reader_decode_rows(r, b, fixed, fixed, sel, ns, &k), 0);
+		assert_int_equal(k.n, ns);
+		for (unsigned col = 0; col < ST_COL_APP; col++) {
+			unsigned w = st_col_size((enum st_col)col);
+			for (uint32_t j = 0; j < ns; j++) {
+				const uint8_t *v = k.code[col]
+					? (const uint8_t *)k.dict[col] + (size_t)k.code[col][j] * w
+					: (const uint8_t *)k.col[col] + (size_t)j * w;
+				assert_memory_equal(v, vals[col] + (size_t)sel[j] * w, w);
+			}
+		}
 		/* a selection out of order or out of range is refused */
 		uint32_t badsel[2] = { 5, 5 };
-		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, badsel, 2, &c), -EINVAL);
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, 0, badsel, 2, &c), -EINVAL);
 		badsel[0] = n;
-		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, badsel, 1, &c), -EINVAL);
+		assert_int_equal(st_reader_decode_rows(r, b, ST_COLS_ALL, 0, badsel, 1, &c), -EINVAL);
 	}
 	assert_int_equal(blocks, 3);
 	assert_true(coded > 0); /* the mix has dictionary columns */
