@@ -1,10 +1,12 @@
 /* reader.c — read side of the store: time range -> segments -> blocks.
  *
- * Segments are listed at open and mapped one at a time, read-only. A sealed
- * segment whose footer says it cannot hold the range is skipped without
- * being mapped; other sealed segments are read through the footer's block
- * index, unsealed ones (and any whose footer does not check out) by walking
- * their blocks (FORMAT.md §8).
+ * Segments are listed at open and read one at a time. A sealed segment
+ * whose footer says it cannot hold the range is skipped without being
+ * read; other sealed segments are read through the footer's block index,
+ * block by block with pread into a buffer of the reader's own (no mapping:
+ * unmapping a file other threads' partitions also read costs every CPU a
+ * TLB shootdown); unsealed ones, and any whose footer does not check out,
+ * are mapped read-only and walked (FORMAT.md §8).
  *
  * Partitions: st_reader_open_part(..., part, nparts) returns the blocks
  * k % nparts == part, k counted per segment from a start derived from its
@@ -41,10 +43,16 @@ struct st_reader {
 	size_t map_len;
 	struct seg_walk walk;
 	bool walking;
-	/* a sealed segment is read through its footer's index instead */
+	/* a sealed segment is read through its footer's index instead: the
+	 * footer and each block of the partition are read (pread) into
+	 * memory of our own, the file is not mapped */
+	int fd;
+	uint8_t *ftr_mem;
 	const uint8_t *ftr_ent;
 	uint32_t ftr_n, ftr_i;
 	uint64_t ftr_off;
+	uint8_t *blk;
+	size_t blk_cap;
 	/* partition: this reader returns the blocks k with k % nparts == part */
 	unsigned part, nparts;
 	uint64_t k;
@@ -72,6 +80,7 @@ struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_
 	r->to = to_ms;
 	r->part = part;
 	r->nparts = nparts;
+	r->fd = -1;
 	r->dec = blk_dec_new();
 	if (r->dec)
 		blk_dec_cache(r->dec, true);
@@ -102,6 +111,11 @@ static void unmap(struct st_reader *r)
 		blk_dec_cache(r->dec, true); /* forget the chunks of this mapping */
 		munmap(r->map, r->map_len);
 	}
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	free(r->ftr_mem);
+	r->ftr_mem = NULL;
 	r->ftr_ent = NULL;
 	r->map = NULL;
 	r->walking = false;
@@ -114,6 +128,7 @@ void st_reader_close(struct st_reader *r)
 	unmap(r);
 	seg_list_free(r->files, r->nfiles);
 	blk_dec_free(r->dec);
+	free(r->blk);
 	free(r);
 }
 
@@ -133,6 +148,37 @@ static bool footer_excludes(struct st_reader *r, int fd, uint64_t size)
 	if (!nblocks)
 		return true;
 	return le64_ld(h + 24) > r->to || le64_ld(h + 32) < r->from;
+}
+
+/* A sealed segment whose header and footer check out: its footer read into
+ * r->ftr_mem. 1 yes, 0 no (the caller maps and walks it instead). */
+static int load_index(struct st_reader *r, int fd, uint64_t size)
+{
+	uint8_t h[SEG_HDR_LEN], t[TRL_LEN], fh[FTR_HDR_LEN];
+	struct seg_hdr sh;
+	if (size < SEG_HDR_LEN + FTR_HDR_LEN + TRL_LEN ||
+	    pread(fd, h, SEG_HDR_LEN, 0) != SEG_HDR_LEN || seg_hdr_read(h, SEG_HDR_LEN, &sh) ||
+	    pread(fd, t, TRL_LEN, (off_t)(size - TRL_LEN)) != TRL_LEN || memcmp(t + 8, TRL_MAGIC, 8))
+		return 0;
+	uint64_t fo = le64_ld(t);
+	if (fo < SEG_HDR_LEN || fo > size - TRL_LEN - FTR_HDR_LEN ||
+	    pread(fd, fh, FTR_HDR_LEN, (off_t)fo) != FTR_HDR_LEN)
+		return 0;
+	uint32_t flen = le32_ld(fh + 8);
+	if (flen < FTR_HDR_LEN || fo + flen + TRL_LEN != size)
+		return 0;
+	uint8_t *f = malloc(flen);
+	uint32_t n;
+	if (!f || pread(fd, f, flen, (off_t)fo) != (ssize_t)flen ||
+	    !seg_footer_buf(f, flen, fo, size, &n)) {
+		free(f);
+		return 0;
+	}
+	r->ftr_mem = f;
+	r->ftr_ent = f + FTR_HDR_LEN;
+	r->ftr_n = n;
+	r->ftr_off = fo;
+	return 1;
 }
 
 static int open_next(struct st_reader *r)
@@ -163,6 +209,19 @@ static int open_next(struct st_reader *r)
 			close(fd);
 			continue; /* being created */
 		}
+		/* block numbers restart per segment, from a start taken from
+		 * the name: partitions that listed the store at different
+		 * moments still agree on every block they both see */
+		r->k = 0;
+		for (const char *c = f->path; *c; c++)
+			r->k = r->k * 31 + (uint8_t)*c;
+		r->cur.path = f->path;
+		r->ftr_i = 0;
+		if (load_index(r, fd, (uint64_t)st.st_size)) {
+			r->fd = fd;
+			r->walking = true;
+			return 1;
+		}
 		void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 		close(fd);
 		if (m == MAP_FAILED)
@@ -175,24 +234,14 @@ static int open_next(struct st_reader *r)
 			continue;
 		}
 		r->walking = true;
-		r->cur.path = f->path;
-		r->ftr_i = 0;
-		/* block numbers restart per segment, from a start taken from
-		 * the name: partitions that listed the store at different
-		 * moments still agree on every block they both see */
-		r->k = 0;
-		for (const char *c = f->path; *c; c++)
-			r->k = r->k * 31 + (uint8_t)*c;
-		if (!seg_footer(r->map, r->map_len, &r->ftr_ent, &r->ftr_n, &r->ftr_off))
-			r->ftr_ent = NULL;
 		return 1;
 	}
 	return 0;
 }
 
-/* Next block of this partition from the footer's index: 1, or 0 at its
- * end. Only blocks of the partition are touched: their CRC is checked here,
- * the others are not read at all. */
+/* Next block of this partition from the footer's index into r->blk: 1, 0
+ * at its end, -ENOMEM. Only blocks of the partition are read: their CRC is
+ * checked here, the others are not read at all. */
 static int next_indexed(struct st_reader *r)
 {
 	while (r->ftr_i < r->ftr_n) {
@@ -204,11 +253,26 @@ static int next_indexed(struct st_reader *r)
 			r->st.blocks_skipped++;
 			continue;
 		}
-		if (seg_blk_at(r->map, r->ftr_off, e, &r->cur.b) != 1) {
+		uint64_t off = le64_ld(e);
+		uint32_t len = le32_ld(e + 8);
+		bool ok = off >= SEG_HDR_LEN && off <= r->ftr_off && len <= r->ftr_off - off &&
+			  len >= BLK_DIR_OFF && len <= BLK_MAX_LEN;
+		if (ok && len > r->blk_cap) {
+			uint8_t *nb = realloc(r->blk, len);
+			if (!nb)
+				return -ENOMEM;
+			r->blk = nb;
+			r->blk_cap = len;
+		}
+		ok = ok && pread(r->fd, r->blk, len, (off_t)off) == (ssize_t)len &&
+		     seg_blk_check(r->blk, len, off, &r->cur.b) == 1;
+		if (!ok) {
 			r->st.blocks_corrupt++;
-			r->st.bytes_corrupt += le32_ld(e + 8);
+			r->st.bytes_corrupt += len;
 			continue;
 		}
+		/* the buffer now holds another block: decoded chunks are stale */
+		blk_dec_cache(r->dec, true);
 		return 1;
 	}
 	return 0;
@@ -223,7 +287,10 @@ int st_reader_next(struct st_reader *r, const struct st_block **out)
 				return rc;
 		}
 		if (r->ftr_ent) {
-			if (!next_indexed(r)) {
+			int rc = next_indexed(r);
+			if (rc < 0)
+				return rc;
+			if (!rc) {
 				unmap(r);
 				continue;
 			}

@@ -1925,40 +1925,30 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b)
 	return 0;
 }
 
-/* The footer of a sealed segment held in buf: 1 and its index (n entries
- * of FTR_ENT_LEN bytes at *ent, footer at *off), 0 when there is none or it
- * does not check out (CRC, bounds, trailer) -- the caller then walks. */
-int seg_footer(const uint8_t *buf, size_t len, const uint8_t **ent, uint32_t *n, uint64_t *off)
+/* A footer read on its own (flen bytes that were at file offset foff of a
+ * file of fsize bytes): 1 and its entry count when magic, CRC, length and
+ * position check out, else 0. */
+int seg_footer_buf(const uint8_t *f, size_t flen, uint64_t foff, uint64_t fsize, uint32_t *n)
 {
-	if (len < SEG_HDR_LEN + FTR_HDR_LEN + TRL_LEN)
+	if (flen < FTR_HDR_LEN || memcmp(f, FTR_MAGIC, 4) != 0 || le32_ld(f + 8) != flen ||
+	    (flen & 7) || foff + flen + TRL_LEN != fsize)
 		return 0;
-	const uint8_t *t = buf + len - TRL_LEN;
-	if (memcmp(t + 8, TRL_MAGIC, 8) != 0)
+	if (le32_ld(f + 4) != st_crc32c(f + 8, flen - 8))
 		return 0;
-	uint64_t fo = le64_ld(t);
-	if (fo < SEG_HDR_LEN || fo > len - TRL_LEN - FTR_HDR_LEN)
+	uint32_t k = le32_ld(f + 12);
+	if ((uint64_t)k * FTR_ENT_LEN > flen - FTR_HDR_LEN)
 		return 0;
-	struct seg_walk w = { .buf = buf, .len = len };
-	if (!footer_at(&w, (size_t)fo) || fo + le32_ld(buf + fo + 8) != len - TRL_LEN)
-		return 0;
-	*ent = buf + fo + FTR_HDR_LEN;
-	*n = le32_ld(buf + fo + 12);
-	*off = fo;
+	*n = k;
 	return 1;
 }
 
-/* The block a footer entry names: 1 (*b filled) when its magic, length and
- * CRC hold and it lies between the header and the footer, else 0. */
-int seg_blk_at(const uint8_t *buf, uint64_t footer_off, const uint8_t *ent, struct seg_blk *b)
+/* A block read on its own (len bytes from file offset off): 1 (*b filled,
+ * pointing into p) when its magic, length and CRC hold, else 0. */
+int seg_blk_check(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b)
 {
-	uint64_t off = le64_ld(ent);
-	uint32_t len = le32_ld(ent + 8), l2 = 0;
-	if (off < SEG_HDR_LEN || off > footer_off || len > footer_off - off)
+	if (len < BLK_DIR_OFF || len > BLK_MAX_LEN || (len & 7) || memcmp(p, BLK_MAGIC, 4) != 0 ||
+	    le32_ld(p + 8) != len || le32_ld(p + 4) != st_crc32c(p + 8, len - 8))
 		return 0;
-	struct seg_walk w = { .buf = buf, .len = (size_t)(off + len) };
-	if (blk_at(&w, (size_t)off, &l2) != 1 || l2 != len)
-		return 0;
-	const uint8_t *p = buf + off;
 	b->p = p;
 	b->len = len;
 	b->off = off;
@@ -1968,6 +1958,7 @@ int seg_blk_at(const uint8_t *buf, uint64_t footer_off, const uint8_t *ent, stru
 	zone_read(p + BLK_HDR_LEN, &b->zone);
 	return 1;
 }
+
 
 /* ---------------------------------------------------------------- decoder */
 

@@ -96,10 +96,12 @@ int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len);
 /* 1: *b is the next good block; 0: end (footer, tail or EOF). */
 int seg_walk_next(struct seg_walk *w, struct seg_blk *b);
 
-/* Sealed segments: the footer's block index (1, or 0 when absent/unsound)
- * and one indexed block, CRC-checked (1 sound, 0 not). FORMAT.md §6, §8. */
-int seg_footer(const uint8_t *buf, size_t len, const uint8_t **ent, uint32_t *n, uint64_t *off);
-int seg_blk_at(const uint8_t *buf, uint64_t footer_off, const uint8_t *ent, struct seg_blk *b);
+/* Sealed segments read without mapping them (FORMAT.md §6, §8): a footer
+ * read on its own -- 1 and its entry count when magic, CRC, length and
+ * position check out -- and a block read on its own -- 1 (*b filled,
+ * pointing into p) when its magic, length and CRC hold. */
+int seg_footer_buf(const uint8_t *f, size_t flen, uint64_t foff, uint64_t fsize, uint32_t *n);
+int seg_blk_check(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b);
 
 /* ---- block encoder ---- */
 

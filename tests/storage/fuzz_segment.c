@@ -58,16 +58,37 @@ static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 		if (blk_decode_rows(dec, &b, ST_COLS_ALL, ns & 1 ? ST_COLS_ALL : 0, sel, ns, &c) == 0)
 			(void)st_cols_to_recs(&c, recs, arena, sizeof(arena), &al);
 	}
-	/* the footer's index, as readers of sealed segments follow it */
-	const uint8_t *ent;
-	uint32_t n;
-	uint64_t fo;
-	if (seg_footer(buf, len, &ent, &n, &fo) == 1)
+	/* the footer's index, as readers of sealed segments follow it: the
+	 * footer and each block it names copied out on their own */
+	if (len < SEG_HDR_LEN + FTR_HDR_LEN + TRL_LEN || memcmp(buf + len - 8, TRL_MAGIC, 8))
+		return;
+	uint64_t fo = le64_ld(buf + len - TRL_LEN);
+	if (fo < SEG_HDR_LEN || fo > len - TRL_LEN - FTR_HDR_LEN)
+		return;
+	uint32_t flen = le32_ld(buf + fo + 8), n;
+	if (flen < FTR_HDR_LEN || fo + flen + TRL_LEN != len)
+		return;
+	uint8_t *f = malloc(flen);
+	if (!f)
+		return;
+	memcpy(f, buf + fo, flen);
+	if (seg_footer_buf(f, flen, fo, len, &n) == 1)
 		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *e = f + FTR_HDR_LEN + (size_t)i * FTR_ENT_LEN;
+			uint64_t off = le64_ld(e);
+			uint32_t bl = le32_ld(e + 8);
+			if (off < SEG_HDR_LEN || off > fo || bl > fo - off)
+				continue;
+			uint8_t *blk = malloc(bl ? bl : 1);
+			if (!blk)
+				break;
+			memcpy(blk, buf + off, bl);
 			struct st_cols c;
-			if (seg_blk_at(buf, fo, ent + (size_t)i * FTR_ENT_LEN, &b) == 1)
+			if (seg_blk_check(blk, bl, off, &b) == 1)
 				(void)blk_decode(dec, &b, ST_COL_BIT(ST_COL_BYTES), &c);
+			free(blk);
 		}
+	free(f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
