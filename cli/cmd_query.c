@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,15 +161,63 @@ static bool table_col(const char *name, bool listing)
 	return false;
 }
 
-/* Aligned table: every cell is formatted once into an arena (widths come
- * from there), then rows are written with their padding through one large
- * stdio buffer. */
+/* Cells of rows [from, to): lengths (u8: a cell is < 128 bytes) and the
+ * text without NULs, and the widest cell of each column. */
+struct cells {
+	const struct q_result *r;
+	const bool *show;
+	unsigned nc, ns;
+	size_t from, to;
+	uint8_t *lens;
+	char *text;
+	size_t used, cap;
+	size_t w[64];
+	int rc;
+};
+
+static void *format_cells(void *arg)
+{
+	struct cells *p = arg;
+	char buf[128];
+	size_t n = p->to - p->from;
+	p->lens = malloc(n * p->ns + 1);
+	p->cap = n * p->ns * 12 + 64;
+	p->text = malloc(p->cap);
+	if (!p->lens || !p->text) {
+		p->rc = -ENOMEM;
+		return NULL;
+	}
+	for (size_t i = p->from, k = 0; i < p->to; i++)
+		for (unsigned c = 0; c < p->nc; c++) {
+			if (!p->show[c])
+				continue;
+			size_t l = strlen(q_result_cell(p->r, i, c, true, buf, sizeof(buf)));
+			if (p->used + l > p->cap) {
+				char *t = realloc(p->text, p->cap * 2 + l);
+				if (!t) {
+					p->rc = -ENOMEM;
+					return NULL;
+				}
+				p->text = t;
+				p->cap = p->cap * 2 + l;
+			}
+			memcpy(p->text + p->used, buf, l);
+			p->used += l;
+			p->lens[k++] = (uint8_t)l;
+			if (l > p->w[c])
+				p->w[c] = l;
+		}
+	return NULL;
+}
+
+/* Aligned table: every cell is formatted once (long results by two
+ * threads, each into its own arena; widths come from there), then rows
+ * are assembled with their padding and written with one call each. */
 static void print_table(const struct q_result *r, bool listing)
 {
 	unsigned nc = q_result_ncols(r);
 	size_t nr = q_result_nrows(r);
 	size_t w[64] = { 0 };
-	char buf[128];
 	if (nc > 64)
 		nc = 64;
 	bool show[64], right[64];
@@ -179,38 +228,38 @@ static void print_table(const struct q_result *r, bool listing)
 		right[c] = q_result_col_type(r, c) == Q_CT_NUM;
 		ns += show[c];
 	}
-	/* cells: lengths (u8: a cell is < 128 bytes) and the text, no NULs */
-	uint8_t *lens = malloc(nr * ns + 1);
-	size_t cap = nr * ns * 12 + 64, used = 0;
-	char *text = malloc(cap);
-	if (!lens || !text) {
-		free(lens);
-		free(text);
+	struct cells part[2];
+	unsigned np = nr >= 20000 ? 2 : 1;
+	for (unsigned i = 0; i < np; i++)
+		part[i] = (struct cells){ .r = r, .show = show, .nc = nc, .ns = ns,
+					  .from = nr * i / np, .to = nr * (i + 1) / np };
+	pthread_t tid;
+	bool threaded = np == 2 && !pthread_create(&tid, NULL, format_cells, &part[1]);
+	format_cells(&part[0]);
+	if (threaded)
+		pthread_join(tid, NULL);
+	else if (np == 2)
+		format_cells(&part[1]);
+	bool ok = true;
+	for (unsigned i = 0; i < np; i++) {
+		ok &= !part[i].rc;
+		for (unsigned c = 0; c < nc; c++)
+			if (part[i].w[c] > w[c])
+				w[c] = part[i].w[c];
+	}
+	size_t linecap = 2;
+	for (unsigned c = 0; c < nc; c++)
+		if (show[c])
+			linecap += w[c] + 2;
+	char *line = ok ? malloc(linecap) : NULL;
+	if (!line) {
+		for (unsigned i = 0; i < np; i++) {
+			free(part[i].lens);
+			free(part[i].text);
+		}
 		fprintf(stderr, "flowdelta: query: out of memory\n");
 		return;
 	}
-	for (size_t i = 0, k = 0; i < nr; i++)
-		for (unsigned c = 0; c < nc; c++) {
-			if (!show[c])
-				continue;
-			size_t l = strlen(q_result_cell(r, i, c, true, buf, sizeof(buf)));
-			if (used + l > cap) {
-				char *t = realloc(text, cap * 2 + l);
-				if (!t) {
-					free(lens);
-					free(text);
-					fprintf(stderr, "flowdelta: query: out of memory\n");
-					return;
-				}
-				text = t;
-				cap = cap * 2 + l;
-			}
-			memcpy(text + used, buf, l);
-			used += l;
-			lens[k++] = (uint8_t)l;
-			if (l > w[c])
-				w[c] = l;
-		}
 	static char obuf[1 << 20];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	bool first = true;
@@ -227,53 +276,45 @@ static void print_table(const struct q_result *r, bool listing)
 	for (unsigned c = 0; c < nc; c++)
 		if (show[c])
 			lastc = (int)c;
-	size_t linecap = 2;
-	for (unsigned c = 0; c < nc; c++)
-		if (show[c])
-			linecap += w[c] + 2;
-	char *line = malloc(linecap);
-	if (!line) {
-		free(lens);
-		free(text);
-		fprintf(stderr, "flowdelta: query: out of memory\n");
-		return;
-	}
-	const char *t = text;
-	for (size_t i = 0, k = 0; i < nr; i++) {
-		/* a row is assembled in line[] and written with one call */
-		char *o = line;
-		first = true;
-		for (unsigned c = 0; c < nc; c++) {
-			if (!show[c])
-				continue;
-			size_t l = lens[k++];
-			if (!first) {
-				memcpy(o, "  ", 2);
-				o += 2;
-			}
-			if (right[c]) {
-				memset(o, ' ', w[c] - l);
-				o += w[c] - l;
-				memcpy(o, t, l);
-				o += l;
-			} else {
-				memcpy(o, t, l);
-				o += l;
-				if ((int)c != lastc) {
+	for (unsigned pi = 0; pi < np; pi++) {
+		const char *t = part[pi].text;
+		const uint8_t *lens = part[pi].lens;
+		for (size_t i = part[pi].from, k = 0; i < part[pi].to; i++) {
+			/* a row is assembled in line[] and written with one call */
+			char *o = line;
+			first = true;
+			for (unsigned c = 0; c < nc; c++) {
+				if (!show[c])
+					continue;
+				size_t l = lens[k++];
+				if (!first) {
+					memcpy(o, "  ", 2);
+					o += 2;
+				}
+				if (right[c]) {
 					memset(o, ' ', w[c] - l);
 					o += w[c] - l;
+					memcpy(o, t, l);
+					o += l;
+				} else {
+					memcpy(o, t, l);
+					o += l;
+					if ((int)c != lastc) {
+						memset(o, ' ', w[c] - l);
+						o += w[c] - l;
+					}
 				}
+				t += l;
+				first = false;
 			}
-			t += l;
-			first = false;
+			*o++ = '\n';
+			fwrite_unlocked(line, 1, (size_t)(o - line), stdout);
 		}
-		*o++ = '\n';
-		fwrite_unlocked(line, 1, (size_t)(o - line), stdout);
+		free(part[pi].lens);
+		free(part[pi].text);
 	}
 	free(line);
 	fflush(stdout);
-	free(lens);
-	free(text);
 }
 
 static void print_rows(const struct q_result *r, enum fmt fmt)
