@@ -58,6 +58,8 @@ static const cyaml_schema_field_t port_fields[] = {
 			       struct dp_cfg_port, vdev, 1, 1024),
 	CYAML_FIELD_STRING_PTR("pci", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 			       struct dp_cfg_port, pci, 1, 64),
+	CYAML_FIELD_STRING_PTR("replay", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			       struct dp_cfg_port, replay, 1, 4000),
 	CYAML_FIELD_UINT("rx_queues", CYAML_FLAG_OPTIONAL, struct dp_cfg_port, rx_queues),
 	CYAML_FIELD_UINT("rx_desc", CYAML_FLAG_OPTIONAL, struct dp_cfg_port, rx_desc),
 	CYAML_FIELD_MAPPING_PTR("xdp", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct dp_cfg_port,
@@ -405,12 +407,18 @@ static int check(struct dp_cfg *c)
 
 	for (uint32_t i = 0; i < c->ports_count; i++) {
 		struct dp_cfg_port *p = &c->ports[i];
-		if (!!p->vdev == !!p->pci) {
-			report("ports[%u]: exactly one of 'vdev' or 'pci' is required", i);
+		if (!!p->vdev + !!p->pci + !!p->replay != 1) {
+			report("ports[%u]: exactly one of 'vdev', 'pci' or 'replay' is required", i);
 			bad = 1;
 		}
 		DEF(p->rx_queues, 1);
-		DEF(p->rx_desc, 1024);
+		/* replay: the ring's size; the generator refills it every
+		 * 200 us, and 8192 packets last a worker ~8 ms */
+		DEF(p->rx_desc, p->replay ? 8192 : 1024);
+		if (p->replay && p->rx_queues != 1) {
+			report("ports[%u].rx_queues: a replay port has one queue", i);
+			bad = 1;
+		}
 		if (p->rx_queues > 64) {
 			report("ports[%u].rx_queues: %u above 64", i, p->rx_queues);
 			bad = 1;
@@ -657,7 +665,9 @@ void dp_cfg_help(FILE *out)
 	      "  mbufs: RX mbuf pool size (16384)\n"
 	      "  mbuf_data_room: bytes per RX mbuf incl. 128 headroom (2176); the largest\n"
 	      "       frame is this - 128 (net_af_xdp: - 384, at most 3840 without hugepages)\n"
-	      "  ports: [{name, vdev | pci, rx_queues (1), rx_desc (1024),\n"
+	      "  ports: [{name, vdev | pci | replay, rx_queues (1), rx_desc (1024),\n"
+	      "           replay: bench input, a pcap replayed from memory through a ring\n"
+	      "           of rx_desc (8192) packets fed by the main lcore (one queue),\n"
 	      "           xdp (net_af_xdp only): {program (installed flow_steer.bpf.o),\n"
 	      "                allowlist [prefixes], exporter_stats (true)}}]\n"
 	      "  workers: [{lcore, port (a port name), queue (0)}]\n"

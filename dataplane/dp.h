@@ -58,10 +58,11 @@ struct dp_cfg_xdp {
 
 struct dp_cfg_port {
 	char *name;
-	char *vdev; /* "net_pcap0,rx_pcap=..." */
-	char *pci;  /* "0000:03:00.0" */
+	char *vdev;   /* "net_pcap0,rx_pcap=..." */
+	char *pci;    /* "0000:03:00.0" */
+	char *replay; /* bench input: a pcap replayed from memory (replay.c) */
 	uint32_t rx_queues;
-	uint32_t rx_desc;
+	uint32_t rx_desc; /* replay: the ring's size */
 	struct dp_cfg_xdp *xdp; /* NULL: none (net_af_xdp uses the PMD's default program) */
 };
 
@@ -181,6 +182,29 @@ int dp_xdp_set_allowlist(const char *port, const char *list, char *err, size_t e
 /* After the ports closed: release the maps, remove the pins, and detach the
  * program if the PMD left it attached. */
 void dp_xdp_stop(void);
+
+/* ---- replay ports (replay.c) ------------------------------------------ */
+
+struct rte_mempool;
+
+/* ports[i].replay: load the pcap's frames into mbufs from mp (once, no
+ * per-packet copy afterwards), create an rte_ring of rx_desc entries and
+ * its net_ring ethdev, fill the ring. The caller configures and starts the
+ * port. Prints the error naming the key; 0 or -errno. */
+int dp_replay_open(const struct dp_cfg_port *p, uint32_t i, struct rte_mempool *mp,
+		   uint16_t *ret_port);
+/* Number of replay ports opened. */
+uint32_t dp_replay_count(void);
+/* Generator, main lcore only: enqueue the frames again, round after round,
+ * until every replay ring is full. Never blocks. */
+void dp_replay_fill(void);
+/* Generator counters of cfg port i (stats.c): false when not a replay port. */
+bool dp_replay_stats(uint32_t i, uint64_t *enqueued, uint64_t *ring_empty);
+/* After the workers stopped: drain the rings, print the packet balance
+ * (enqueued = received by workers + left in the ring) and check every
+ * frame's mbuf references came back exactly, free frames and rings.
+ * Returns false on an imbalance (a worker freed a packet twice or never). */
+bool dp_replay_close(void);
 
 /* ---- AF_XDP socket drop counters (frames.c) --------------------------- */
 
@@ -476,6 +500,8 @@ struct dp_global {
 	pthread_mutex_t ctl_lock; /* control-plane changes (never workers) */
 	uint64_t start_ms;
 	uint64_t start_tsc;
+	uint16_t port_ids[DP_MAX_PORTS]; /* ethdev of cfg port i, i < nports_up */
+	uint32_t nports_up;
 	/* gauges of retired slots, folded in so conservation survives removal */
 };
 

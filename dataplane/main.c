@@ -95,10 +95,10 @@ static int build_eal_args(const struct dp_cfg *c, char **argv, int max)
 			const char *xv = dp_xdp_vdev(i); /* with xdp_prog= */
 			ARG("--vdev");
 			ARG(xv ? xv : c->ports[i].vdev);
-		} else {
+		} else if (c->ports[i].pci) {
 			ARG("-a");
 			ARG(c->ports[i].pci);
-		}
+		} /* replay: created after EAL init (replay.c) */
 	}
 	for (uint32_t i = 0; i < c->eal.extra_args_count; i++)
 		ARG(c->eal.extra_args[i]);
@@ -107,17 +107,25 @@ static int build_eal_args(const struct dp_cfg *c, char **argv, int max)
 #undef ARG
 }
 
-static int port_setup(const struct dp_cfg_port *p, uint16_t *ret_id, struct rte_mempool *mp)
+/* Errors are returned, except a replay port's, which dp_replay_open prints
+ * (and then returns -ECANCELED here, so the caller prints nothing more). */
+static int port_setup(const struct dp_cfg_port *p, uint32_t i, uint16_t *ret_id,
+		      struct rte_mempool *mp)
 {
 	char name[128];
 	uint16_t id;
 	int r;
 
-	snprintf(name, sizeof(name), "%s", p->vdev ? p->vdev : p->pci);
-	name[strcspn(name, ",")] = 0;
-	r = rte_eth_dev_get_port_by_name(name, &id);
-	if (r < 0)
-		return r;
+	if (p->replay) {
+		if (dp_replay_open(p, i, mp, &id) < 0)
+			return -ECANCELED;
+	} else {
+		snprintf(name, sizeof(name), "%s", p->vdev ? p->vdev : p->pci);
+		name[strcspn(name, ",")] = 0;
+		r = rte_eth_dev_get_port_by_name(name, &id);
+		if (r < 0)
+			return r;
+	}
 
 	struct rte_eth_dev_info info;
 	r = rte_eth_dev_info_get(id, &info);
@@ -300,16 +308,18 @@ int main(int argc, char **argv)
 	if (!dp_g.rcu || rte_rcu_qsbr_init(dp_g.rcu, dp_g.nworkers) < 0)
 		return die("rcu", ENOMEM);
 
-	uint16_t port_ids[DP_MAX_PORTS];
+	uint16_t *port_ids = dp_g.port_ids;
 	for (uint32_t i = 0; i < c->ports_count; i++) {
 		uint32_t started = i;
-		r = port_setup(&c->ports[i], &port_ids[i], mbufs);
+		r = port_setup(&c->ports[i], i, &port_ids[i], mbufs);
 		if (r >= 0)
 			dp_xsk_claim(i); /* its AF_XDP sockets, for their drop counters */
 		if (r < 0) {
-			fprintf(stderr, "flowdelta-dataplane: ports[%u] (%s): %s\n", i,
-				c->ports[i].name, strerror(-r));
+			if (r != -ECANCELED)
+				fprintf(stderr, "flowdelta-dataplane: ports[%u] (%s): %s\n", i,
+					c->ports[i].name, strerror(-r));
 		} else {
+			dp_g.nports_up = i + 1;
 			started = i + 1;
 			r = dp_xdp_start(c, i);
 		}
@@ -364,9 +374,16 @@ int main(int argc, char **argv)
 	fprintf(stderr, "flowdelta-dataplane: running: %u worker(s), %u slave(s), tsc_hz %lu\n",
 		dp_g.nworkers, c->group.slaves_count, dp_g.tsc_hz);
 
+	/* With replay ports the main lcore is their generator: a ring of 8192
+	 * packets lasts a worker ~8 ms, refilled every 200 us; the main lcore
+	 * sleeps in between, leaving its CPU to the senders. */
+	const bool replay = dp_replay_count() > 0;
 	uint64_t deadline = run_seconds ? rte_get_tsc_cycles() + run_seconds * dp_g.tsc_hz : 0;
-	while (!got_signal && (!deadline || rte_get_tsc_cycles() < deadline))
-		usleep(20000);
+	while (!got_signal && (!deadline || rte_get_tsc_cycles() < deadline)) {
+		if (replay)
+			dp_replay_fill();
+		usleep(replay ? 200 : 20000);
+	}
 
 	/* shutdown */
 	dp_ctl_stop();
@@ -398,6 +415,7 @@ int main(int argc, char **argv)
 		rte_eth_dev_close(port_ids[i]);
 	}
 	dp_xdp_stop(); /* after the PMD closed: it detaches its program */
+	dp_replay_close(); /* workers stopped: drain, check and log the replay's balance */
 	for (uint32_t i = 0; i < dp_g.nworkers; i++)
 		flow_dec_free(dp_g.workers[i]->dec);
 	rte_eal_cleanup();

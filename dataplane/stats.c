@@ -289,20 +289,26 @@ char *dp_stats_prometheus(size_t *len)
 	}
 	pthread_mutex_unlock(&snap_lock);
 
-	for (uint32_t p = 0; p < dp_g.cfg->ports_count; p++) {
-		uint16_t id;
-		char name[128];
+	for (uint32_t p = 0; p < dp_g.nports_up; p++) {
 		const struct dp_cfg_port *cp = &dp_g.cfg->ports[p];
-		snprintf(name, sizeof(name), "%s", cp->vdev ? cp->vdev : cp->pci);
-		name[strcspn(name, ",")] = 0;
 		struct rte_eth_stats es;
-		if (rte_eth_dev_get_port_by_name(name, &id) < 0 || rte_eth_stats_get(id, &es) < 0)
+		uint64_t enq, empty;
+		if (rte_eth_stats_get(dp_g.port_ids[p], &es) < 0)
 			continue;
 		sbf(&b, "flowdelta_dp_port_rx_packets_total{port=\"%s\"} %lu\n", cp->name, es.ipackets);
 		sbf(&b, "flowdelta_dp_port_rx_bytes_total{port=\"%s\"} %lu\n", cp->name, es.ibytes);
 		sbf(&b, "flowdelta_dp_port_rx_missed_total{port=\"%s\"} %lu\n", cp->name, es.imissed);
 		sbf(&b, "flowdelta_dp_port_rx_nombuf_total{port=\"%s\"} %lu\n", cp->name, es.rx_nombuf);
 		sbf(&b, "flowdelta_dp_port_rx_errors_total{port=\"%s\"} %lu\n", cp->name, es.ierrors);
+		/* replay (bench input): packets the generator put on the ring,
+		 * and how often it found the ring empty (the worker may have
+		 * polled for nothing, which lowers records per CPU second) */
+		if (dp_replay_stats(p, &enq, &empty)) {
+			sbf(&b, "flowdelta_dp_port_replay_enqueued_total{port=\"%s\"} %lu\n",
+			    cp->name, enq);
+			sbf(&b, "flowdelta_dp_port_replay_ring_empty_total{port=\"%s\"} %lu\n",
+			    cp->name, empty);
+		}
 		/* net_af_xdp: frames the kernel dropped before DPDK saw them;
 		 * rx_ring_full is in no DPDK counter at all */
 		struct dp_xsk_stats xs;
