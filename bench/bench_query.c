@@ -1,0 +1,141 @@
+/* bench_query.c — the query engine over a store, records scanned per second
+ * on one core (issue 6's three shapes; bench/query_vs_nfdump.sh runs them
+ * side by side with nfdump on 20 M records with all cores).
+ *
+ * The store is filled once per process with 4 M records of `flowdelta gen`'s
+ * default mix (4 exporters, seed 1, IPFIX, 200 records a packet: the same
+ * configuration as query_vs_nfdump.sh) in a fresh directory under /tmp
+ * (BENCH_STORE_DIR to change it), removed at exit. Each iteration runs one
+ * whole query on one thread -- read, decode, filter, aggregate or list,
+ * finish -- and nothing is kept between iterations but the page cache:
+ *   query_top_srcip     top-10 srcip by bytes
+ *   query_port443_dstip 'dst port 443', top-10 dstip by bytes
+ *   query_host_list     'host 10.1.0.5', every flow ordered by time (the
+ *                       table's columns; formatting is not timed)
+ * Counters: matched/row (the filter's selectivity).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "gen/gen.h"
+#include "query.h"
+#include "store.h"
+
+#define NREC 4000000u
+
+static char store_dir[512];
+
+static void cleanup(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
+	if (store_dir[0] && system(cmd))
+		(void)0;
+}
+
+/* The store, filled on first use: 0 or -errno. */
+static int fixture(void)
+{
+	static int done, rc;
+	if (done)
+		return rc;
+	done = 1;
+	const char *base = getenv("BENCH_STORE_DIR");
+	snprintf(store_dir, sizeof(store_dir), "%s/bench_query-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(store_dir))
+		return rc = -errno;
+	atexit(cleanup);
+	struct gen_cfg gc;
+	gen_cfg_default(&gc);
+	gc.exporters = 4;
+	gc.seed = 1;
+	gc.per_packet = 200;
+	struct gen *g = gen_new(&gc);
+	struct st_store_cfg sc;
+	st_store_cfg_default(&sc);
+	sc.dir = store_dir;
+	struct st_store *s = g ? st_store_open(&sc, NULL) : NULL;
+	if (!s) {
+		gen_free(g);
+		return rc = -ENOMEM;
+	}
+	uint64_t n = 0, last = 0;
+	struct gen_pkt pkt;
+	while (n < NREC && !rc && gen_next(g, 0, &pkt) == 1) {
+		if (!pkt.n_recs)
+			continue;
+		/* as query_mkstore: commit when room runs short or a minute ends */
+		if (st_store_room(s) < pkt.n_recs || pkt.time_ms / 60000 != last / 60000)
+			rc = st_store_commit(s, pkt.time_ms);
+		if (!rc)
+			rc = st_store_add(s, pkt.recs, pkt.n_recs, pkt.arena, pkt.time_ms);
+		last = pkt.time_ms;
+		n += pkt.n_recs;
+	}
+	if (!rc)
+		rc = st_store_commit(s, last);
+	st_store_close(s);
+	gen_free(g);
+	return rc;
+}
+
+static void run(struct bench_state *st, const struct q_spec *sp)
+{
+	int rc = fixture();
+	if (rc) {
+		bench_skip_error(st, strerror(-rc));
+		return;
+	}
+	struct q_err err;
+	struct q_query *q = q_query_new(sp, &err);
+	if (!q) {
+		bench_skip_error(st, err.msg);
+		return;
+	}
+	uint64_t rows = 0, matched = 0;
+	while (bench_keep_running(st)) {
+		struct q_result *r = q_result_new(q);
+		if (!r || q_run(q, store_dir, r, &err) || q_result_finish(r)) {
+			q_result_free(r);
+			bench_skip_error(st, err.msg[0] ? err.msg : "query failed");
+			break;
+		}
+		struct q_stats s;
+		q_result_stats(r, &s);
+		rows += s.rows_scanned;
+		matched += s.rows_matched;
+		q_result_free(r);
+	}
+	q_query_free(q);
+	bench_set_items(st, rows);
+	bench_set_counter(st, "matched/row", rows ? (double)matched / (double)rows : 0);
+}
+
+BENCH(query_top_srcip)
+{
+	struct q_spec sp = { .kind = Q_AGG, .to_ms = UINT64_MAX, .by = Q_M_BYTES, .top = 10,
+			     .threads = 1, .ngroup = 1 };
+	sp.group[0].f = Q_F_SRCIP;
+	run(st, &sp);
+}
+
+BENCH(query_port443_dstip)
+{
+	struct q_spec sp = { .kind = Q_AGG, .to_ms = UINT64_MAX, .by = Q_M_BYTES, .top = 10,
+			     .threads = 1, .ngroup = 1, .filter = "dst port 443" };
+	sp.group[0].f = Q_F_DSTIP;
+	run(st, &sp);
+}
+
+BENCH(query_host_list)
+{
+	struct q_spec sp = { .kind = Q_LIST, .to_ms = UINT64_MAX, .order = Q_F_FIRST,
+			     .threads = 1, .filter = "host 10.1.0.5" };
+	sp.list_fields = 1u << Q_F_FIRST | 1u << Q_F_DURATION | 1u << Q_F_PROTO |
+			 1u << Q_F_SRCIP | 1u << Q_F_SRCPORT | 1u << Q_F_DSTIP | 1u << Q_F_DSTPORT |
+			 1u << Q_F_FLAGS | 1u << Q_F_PACKETS | 1u << Q_F_BYTES;
+	run(st, &sp);
+}
