@@ -195,6 +195,9 @@ int dp_replay_open(const struct dp_cfg_port *p, uint32_t i, struct rte_mempool *
 		   uint16_t *ret_port);
 /* Number of replay ports opened. */
 uint32_t dp_replay_count(void);
+/* How long the generator may sleep between fills (us): an eighth of the
+ * smallest replay ring's worth of packets at 1 Mpps, 100..2000. */
+uint32_t dp_replay_period_us(void);
 /* Generator, main lcore only: enqueue the frames again, round after round,
  * until every replay ring is full. Never blocks. */
 void dp_replay_fill(void);

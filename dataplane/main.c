@@ -374,15 +374,14 @@ int main(int argc, char **argv)
 	fprintf(stderr, "flowdelta-dataplane: running: %u worker(s), %u slave(s), tsc_hz %lu\n",
 		dp_g.nworkers, c->group.slaves_count, dp_g.tsc_hz);
 
-	/* With replay ports the main lcore is their generator: a ring of 8192
-	 * packets lasts a worker ~8 ms, refilled every 200 us; the main lcore
-	 * sleeps in between, leaving its CPU to the senders. */
-	const bool replay = dp_replay_count() > 0;
+	/* With replay ports the main lcore is their generator: it refills the
+	 * rings, then sleeps (an eighth of a ring's worth, replay.c), leaving
+	 * its CPU to the senders. */
+	const useconds_t period = dp_replay_count() ? dp_replay_period_us() : 20000;
 	uint64_t deadline = run_seconds ? rte_get_tsc_cycles() + run_seconds * dp_g.tsc_hz : 0;
 	while (!got_signal && (!deadline || rte_get_tsc_cycles() < deadline)) {
-		if (replay)
-			dp_replay_fill();
-		usleep(replay ? 200 : 20000);
+		dp_replay_fill(); /* no replay ports: nothing */
+		usleep(period);
 	}
 
 	/* shutdown */

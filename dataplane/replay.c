@@ -228,6 +228,23 @@ uint32_t dp_replay_count(void)
 	return nrp;
 }
 
+/* An eighth of the smallest ring at 1 Mpps (more than a worker takes),
+ * within 100 us..2 ms. Not shorter: each wake-up of the main lcore preempts
+ * whatever runs on its CPU, typically a sender inside a multi-producer
+ * put to the message pool's ring, and the other senders then spin on that
+ * ring's tail until the scheduler's next tick (measured: 200 us wake-ups
+ * made the senders burn their CPU and ~60 % of records ring_full). */
+uint32_t dp_replay_period_us(void)
+{
+	uint32_t least = UINT32_MAX;
+	for (uint32_t k = 0; k < nrp; k++) {
+		uint32_t c = rte_ring_get_capacity(rp[k].ring);
+		least = c < least ? c : least;
+	}
+	uint32_t us = least / 8;
+	return us < 100 ? 100 : us > 2000 ? 2000 : us;
+}
+
 void dp_replay_fill(void)
 {
 	for (uint32_t k = 0; k < nrp; k++) {
