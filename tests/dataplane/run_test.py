@@ -42,12 +42,21 @@ def fail(why):
     raise SystemExit(1)
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    # free in this namespace now; never the same number twice in a test:
+    # ports for other namespaces (slaves and stats inside a netns) are
+    # picked here too, and the kernel may hand a closed port out again
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _ports_given:
+            _ports_given.add(p)
+            return p
 
 
 def start(cmd, ns=None, nsenter=False, **kw):
@@ -1157,7 +1166,11 @@ def t_netns_xdp_frame(tmp):
                     break
                 time.sleep(0.3)
             else:
-                fail("the dataplane did not configure flow_steer on %s" % vb)
+                # say why: the dataplane's own log (it may have exited)
+                log = os.path.join(run, "dp.stderr")
+                print(open(log).read()[-3000:] if os.path.exists(log) else "(no dataplane log)")
+                fail("the dataplane did not configure flow_steer on %s (%s)" %
+                     (vb, "exited %s" % p.poll() if p.poll() is not None else "still running after 30 s"))
             sent["packets"], sent["records"] = gen(200, 7)
             time.sleep(1.5)
             r = subprocess.run(["nsenter", "--net=/run/netns/" + b, cli, "xdp", "status", vb],
