@@ -123,33 +123,20 @@ static void key_field(const struct q_fspec *fs, const struct st_cols *c, const u
 #undef EL
 }
 
-/* q_tab_add for an existing key, inline (the common case of a block's
- * probes: most of its values were seen in earlier blocks); a new key
- * takes q_tab_add. */
+/* q_tab_add with the probe inline (kw constant where the caller knows
+ * it): most of a block's values were seen in earlier blocks. */
 static inline int tab_add_hit(struct q_tab *t, const uint8_t *key, uint64_t hash, unsigned kw,
 			      const uint64_t *a)
 {
-	uint64_t mask = t->nslot - 1;
-	for (uint64_t h = hash & mask;; h = (h + 1) & mask) {
-		uint8_t *e = t->ent + h * t->stride;
-		uint64_t *sum = (uint64_t *)(void *)(e + 8 * kw);
-		if (!sum[0])
-			break;
-		uint64_t d = 0;
-		for (unsigned i = 0; i < kw; i++) {
-			uint64_t x, y;
-			memcpy(&x, e + 8 * i, 8);
-			memcpy(&y, key + 8 * i, 8);
-			d |= x ^ y;
-		}
-		if (!d) {
-			sum[0] += a[0];
-			sum[1] += a[1];
-			sum[2] += a[2];
-			return 0;
-		}
-	}
-	return q_tab_add(t, key, hash, a[0], a[1], a[2]);
+	bool found;
+	uint64_t h = q_tab_probe(t, key, hash, kw, &found);
+	if (!found)
+		return q_tab_add(t, key, hash, a[0], a[1], a[2]);
+	uint64_t *sum = q_tab_sums(t, h);
+	sum[0] += a[0];
+	sum[1] += a[1];
+	sum[2] += a[2];
+	return 0;
 }
 
 /* Top-N on one field whose column came as codes: the sums go to one slot

@@ -179,6 +179,33 @@ static inline bool q_tab_used(const struct q_tab *t, uint64_t slot)
 {
 	return q_tab_sums(t, slot)[0] != 0;
 }
+/* The slot holding key (*found), or the empty slot where it would go;
+ * kw = t->kw (a constant at a caller that knows it). */
+static inline uint64_t q_tab_probe(const struct q_tab *t, const uint8_t *key, uint64_t hash,
+				   unsigned kw, bool *found)
+{
+	uint64_t mask = t->nslot - 1, h = hash & mask;
+	for (;; h = (h + 1) & mask) {
+		const uint8_t *e = t->ent + h * t->stride;
+		uint64_t s0;
+		__builtin_memcpy(&s0, e + 8 * kw, 8);
+		if (!s0) {
+			*found = false;
+			return h;
+		}
+		uint64_t d = 0;
+		for (unsigned i = 0; i < kw; i++) {
+			uint64_t x, y;
+			__builtin_memcpy(&x, e + 8 * i, 8);
+			__builtin_memcpy(&y, key + 8 * i, 8);
+			d |= x ^ y;
+		}
+		if (!d) {
+			*found = true;
+			return h;
+		}
+	}
+}
 /* q_tab_add for a key of exactly keylen bytes (not padded). */
 int q_tab_add_key(struct q_tab *t, const uint8_t *key, uint64_t a, uint64_t b, uint64_t c);
 /* Hash of a zero-padded key of kw words. */

@@ -69,33 +69,17 @@ static int tab_grow(struct q_tab *t)
 	return 0;
 }
 
-static inline bool key_eq(const uint8_t *a, const uint8_t *b, unsigned kw)
-{
-	uint64_t d = 0;
-	for (unsigned i = 0; i < kw; i++) {
-		uint64_t x, y;
-		memcpy(&x, a + 8 * i, 8);
-		memcpy(&y, b + 8 * i, 8);
-		d |= x ^ y;
-	}
-	return d == 0;
-}
-
 int q_tab_add(struct q_tab *t, const uint8_t *key, uint64_t hash, uint64_t flows, uint64_t packets,
 	      uint64_t bytes)
 {
-	uint64_t mask = t->nslot - 1, h = hash & mask;
-	for (;;) {
+	bool found;
+	uint64_t h = q_tab_probe(t, key, hash, t->kw, &found);
+	if (found) {
 		uint64_t *s = q_tab_sums(t, h);
-		if (!s[0])
-			break;
-		if (key_eq(q_tab_key(t, h), key, t->kw)) {
-			s[0] += flows;
-			s[1] += packets;
-			s[2] += bytes;
-			return 0;
-		}
-		h = (h + 1) & mask;
+		s[0] += flows;
+		s[1] += packets;
+		s[2] += bytes;
+		return 0;
 	}
 	if (!flows)
 		return -EINVAL;
@@ -130,13 +114,9 @@ static int64_t tab_find(const struct q_tab *t, const uint8_t *key, unsigned len)
 	if (len > 256)
 		return -1;
 	memcpy(w, key, len);
-	uint64_t mask = t->nslot - 1, h = q_key_hashw(w, t->kw) & mask;
-	while (q_tab_used(t, h)) {
-		if (key_eq(q_tab_key(t, h), w, t->kw))
-			return (int64_t)h;
-		h = (h + 1) & mask;
-	}
-	return -1;
+	bool found;
+	uint64_t h = q_tab_probe(t, w, q_key_hashw(w, t->kw), t->kw, &found);
+	return found ? (int64_t)h : -1;
 }
 
 int q_tab_add_key(struct q_tab *t, const uint8_t *key, uint64_t a, uint64_t b, uint64_t c)
@@ -668,7 +648,18 @@ uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c)
 	}
 }
 
-/* v in decimal into buf (len >= 21); returns buf */
+/* s (n bytes) into buf as a string, cut to len - 1 like snprintf */
+static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
+{
+	if (n >= len)
+		n = len ? len - 1 : 0;
+	memcpy(buf, s, n);
+	if (len)
+		buf[n] = 0;
+	return buf;
+}
+
+/* v in decimal into buf */
 static const char *fmt_u64(uint64_t v, char *buf, size_t len)
 {
 	char t[24], *e = t + sizeof(t), *p = e;
@@ -676,13 +667,7 @@ static const char *fmt_u64(uint64_t v, char *buf, size_t len)
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	size_t n = (size_t)(e - p);
-	if (n >= len)
-		n = len ? len - 1 : 0;
-	memcpy(buf, p, n);
-	if (len)
-		buf[n] = 0;
-	return buf;
+	return put_cut(buf, len, p, (size_t)(e - p));
 }
 
 /* "YYYY-MM-DD HH:MM:SS.mmm" (UTC). Listings print rows in time order, so
@@ -710,13 +695,7 @@ static const char *fmt_time(uint64_t ms, char *buf, size_t len)
 	t[n + 1] = (char)('0' + f / 100);
 	t[n + 2] = (char)('0' + f / 10 % 10);
 	t[n + 3] = (char)('0' + f % 10);
-	n += 4;
-	if (n >= len)
-		n = len ? len - 1 : 0;
-	memcpy(buf, t, n);
-	if (len)
-		buf[n] = 0;
-	return buf;
+	return put_cut(buf, len, t, n + 4);
 }
 
 static const char *proto_name(unsigned p)
@@ -777,12 +756,7 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 					pl = 32;
 				snprintf(buf, len, "%s/%u", a, pl);
 			} else {
-				size_t n = strlen(a);
-				if (n >= len)
-					n = len ? len - 1 : 0;
-				memcpy(buf, a, n);
-				if (len)
-					buf[n] = 0;
+				put_cut(buf, len, a, strlen(a));
 			}
 			return buf;
 		}

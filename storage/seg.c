@@ -1130,16 +1130,21 @@ static void put_bits(struct buf *b, const uint64_t *u, uint32_t n, unsigned w)
 
 /* Value i of a packed array of len bytes; the caller checked that
  * ceil(n * w / 8) == len, so every value lies inside it. */
-static inline uint64_t get_bits(const uint8_t *p, size_t len, uint32_t i, unsigned w)
+static inline uint64_t get_bits_at(const uint8_t *p, size_t len, uint64_t bit, unsigned w)
 {
-	size_t bit = (size_t)i * w, by = bit >> 3;
+	size_t by = (size_t)(bit >> 3);
 	uint64_t x = 0;
 	if (by + 8 <= len)
 		x = le64_ld(p + by);
-	else
+	else if (by < len)
 		memcpy(&x, p + by, len - by);
 	x >>= bit & 7;
 	return w == 64 ? x : x & ((1ull << w) - 1);
+}
+
+static inline uint64_t get_bits(const uint8_t *p, size_t len, uint32_t i, unsigned w)
+{
+	return get_bits_at(p, len, (uint64_t)i * w, w);
 }
 
 /* Index i of a packed index array of len bytes (b <= 16 bits, so three
@@ -2039,6 +2044,40 @@ static inline void put_elem(uint8_t *col, unsigned sz, uint32_t i, const uint8_t
 	}
 }
 
+/* dst[i] = element ix[i] of src for i < n, elements of sz bytes, one loop
+ * per width (the reader's hot path); 0 for a width without one. dst may be
+ * src when ix[i] >= i (compacting in place). */
+#define GATHER(NAME, T)                                                                     \
+	static int NAME(uint8_t *dst, const uint8_t *src, const T *ix, uint32_t n, unsigned sz) \
+	{                                                                                   \
+		switch (sz) {                                                               \
+		case 1:                                                                     \
+			for (uint32_t i = 0; i < n; i++)                                    \
+				dst[i] = src[ix[i]];                                        \
+			return 1;                                                           \
+		case 2:                                                                     \
+			for (uint32_t i = 0; i < n; i++)                                    \
+				memmove(dst + (size_t)i * 2, src + (size_t)ix[i] * 2, 2);   \
+			return 1;                                                           \
+		case 4:                                                                     \
+			for (uint32_t i = 0; i < n; i++)                                    \
+				memmove(dst + (size_t)i * 4, src + (size_t)ix[i] * 4, 4);   \
+			return 1;                                                           \
+		case 8:                                                                     \
+			for (uint32_t i = 0; i < n; i++)                                    \
+				memmove(dst + (size_t)i * 8, src + (size_t)ix[i] * 8, 8);   \
+			return 1;                                                           \
+		case 16:                                                                    \
+			for (uint32_t i = 0; i < n; i++)                                    \
+				memmove(dst + (size_t)i * 16, src + (size_t)ix[i] * 16, 16); \
+			return 1;                                                           \
+		}                                                                           \
+		return 0;                                                                   \
+	}
+GATHER(gather_u16, uint16_t)
+GATHER(gather_u32, uint32_t)
+#undef GATHER
+
 /* col[i] = entry rows[i] of dv (w bytes each) for every row: the loops
  * put_elem() would run, specialised by width (the reader's hot path). */
 static void put_rows(uint8_t *col, const struct coldef *cd, unsigned w, const uint8_t *dv,
@@ -2054,30 +2093,8 @@ static void put_rows(uint8_t *col, const struct coldef *cd, unsigned w, const ui
 		}
 		return;
 	}
-	if (w == sz) {
-		switch (sz) {
-		case 1:
-			for (uint32_t i = 0; i < n; i++)
-				col[i] = dv[rows[i]];
-			return;
-		case 2:
-			for (uint32_t i = 0; i < n; i++)
-				memcpy(col + (size_t)i * 2, dv + (size_t)rows[i] * 2, 2);
-			return;
-		case 4:
-			for (uint32_t i = 0; i < n; i++)
-				memcpy(col + (size_t)i * 4, dv + (size_t)rows[i] * 4, 4);
-			return;
-		case 8:
-			for (uint32_t i = 0; i < n; i++)
-				memcpy(col + (size_t)i * 8, dv + (size_t)rows[i] * 8, 8);
-			return;
-		case 16:
-			for (uint32_t i = 0; i < n; i++)
-				memcpy(col + (size_t)i * 16, dv + (size_t)rows[i] * 16, 16);
-			return;
-		}
-	}
+	if (w == sz && gather_u16(col, dv, rows, n, sz))
+		return;
 	for (uint32_t i = 0; i < n; i++)
 		put_elem(col, sz, i, dv + (size_t)rows[i] * w, w, cd->kind == K_ADDR);
 }
@@ -2346,11 +2363,20 @@ static int dec_dict_rows(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t
 
 /* ENC_PDICT: u8 b, u32 nd, nd values, n codes at b bits, u32 ne, u64 min,
  * u8 eb, ne exceptions at eb bits. */
-static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
-		     const struct coldef *cd, uint32_t n, uint8_t *col)
+/* The parts of an ENC_PDICT body of n rows (w <= 8), its codes unpacked
+ * into d->tmp: 0, BAD when they do not fit, -ENOMEM. */
+struct pdict_body {
+	uint32_t nd, ne;
+	uint64_t mn;
+	unsigned eb;
+	const uint8_t *dv, *ex; /* frequent values (w bytes each); exceptions */
+	size_t exlen;
+	uint16_t *code;         /* per row: 0 = exception, k = dv entry k - 1 */
+};
+
+static int pdict_parse(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w, uint32_t n,
+		       struct pdict_body *pd)
 {
-	bool addr = cd->kind == K_ADDR;
-	unsigned sz = cd->size;
 	if (w > 8 || rl < 5)
 		return BAD;
 	unsigned b = r[0];
@@ -2360,19 +2386,40 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 	size_t clen = ((size_t)n * b + 7) / 8, at = 5 + (size_t)nd * w;
 	if (rl < at + clen + 13)
 		return BAD;
-	const uint8_t *dv = r + 5, *codes = r + at, *x = r + at + clen;
-	uint32_t ne = le32_ld(x);
-	uint64_t mn = le64_ld(x + 4);
-	unsigned eb = x[12];
-	if (ne > n || eb > PACK_MAX_W || rl - (at + clen + 13) != ((size_t)ne * eb + 7) / 8)
+	const uint8_t *x = r + at + clen;
+	pd->nd = nd;
+	pd->ne = le32_ld(x);
+	pd->mn = le64_ld(x + 4);
+	pd->eb = x[12];
+	if (pd->ne > n || pd->eb > PACK_MAX_W ||
+	    rl - (at + clen + 13) != ((size_t)pd->ne * pd->eb + 7) / 8)
 		return BAD;
-	const uint8_t *ex = x + 13;
-	size_t exlen = rl - (at + clen + 13);
+	pd->dv = r + 5;
+	pd->ex = x + 13;
+	pd->exlen = rl - (at + clen + 13);
 	if (buf_reserve(&d->tmp, (size_t)n * 2 + 2))
 		return -ENOMEM;
-	uint16_t *code = (uint16_t *)(void *)d->tmp.p;
-	if (n && unpack16(codes, clen, n, b, code) > nd)
+	pd->code = (uint16_t *)(void *)d->tmp.p;
+	if (n && unpack16(r + at, clen, n, b, pd->code) > nd)
 		return BAD;
+	return 0;
+}
+
+static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
+		     const struct coldef *cd, uint32_t n, uint8_t *col)
+{
+	bool addr = cd->kind == K_ADDR;
+	unsigned sz = cd->size;
+	struct pdict_body pd;
+	int prc = pdict_parse(d, r, rl, w, n, &pd);
+	if (prc)
+		return prc;
+	uint32_t nd = pd.nd, ne = pd.ne;
+	uint64_t mn = pd.mn;
+	unsigned eb = pd.eb;
+	const uint8_t *dv = pd.dv, *ex = pd.ex;
+	size_t exlen = pd.exlen;
+	uint16_t *code = pd.code;
 	if (!addr) {
 		/* branch-free: every row computes the next exception and picks
 		 * it or its dictionary value (exceptions are often frequent) */
@@ -2656,17 +2703,38 @@ static int dec_str(struct blk_dec *d, const uint8_t *r, size_t rl, uint32_t n, u
 static const uint8_t pp_child[2] = { ST_COL_BYTES, ST_COL_REV_BYTES };
 static const uint8_t pp_parent[2] = { ST_COL_PACKETS, ST_COL_REV_PACKETS };
 
-static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p, uint64_t *o)
+/* The parts of an ENC_PERPKT body of n rows: -1 if they do not fit. */
+struct pp_body {
+	uint64_t qmn;
+	unsigned qb;
+	const uint8_t *q, *rs; /* quotients packed at qb bits; remainders */
+	size_t qlen, rlen;
+};
+
+static int pp_parse(const uint8_t *r, size_t rl, uint32_t n, struct pp_body *b)
 {
 	if (rl < 9)
 		return -1;
-	uint64_t qmn = le64_ld(r);
-	unsigned qb = r[8];
-	size_t qlen = ((size_t)n * qb + 7) / 8;
-	if (qb > PACK_MAX_W || rl - 9 < qlen)
+	b->qmn = le64_ld(r);
+	b->qb = r[8];
+	b->qlen = ((size_t)n * b->qb + 7) / 8;
+	if (b->qb > PACK_MAX_W || rl - 9 < b->qlen)
 		return -1;
-	const uint8_t *q = r + 9, *rs = q + qlen;
-	size_t rlen = rl - 9 - qlen;
+	b->q = r + 9;
+	b->rs = b->q + b->qlen;
+	b->rlen = rl - 9 - b->qlen;
+	return 0;
+}
+
+static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p, uint64_t *o)
+{
+	struct pp_body pb;
+	if (pp_parse(r, rl, n, &pb))
+		return -1;
+	uint64_t qmn = pb.qmn;
+	unsigned qb = pb.qb;
+	size_t qlen = pb.qlen, rlen = pb.rlen;
+	const uint8_t *q = pb.q, *rs = pb.rs;
 	/* one pass: each remainder's window is bounded by the chunk (a short
 	 * read near the end), and the bits used must add up to it exactly */
 	uint64_t bit = 0, bad = 0, qmask = qb ? (1ull << qb) - 1 : 0;
@@ -2690,16 +2758,10 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	}
 	for (; i < n; i++) {
 		uint64_t d = pp_div(p, i), qi = qmn + (qb ? get_bits(q, qlen, i, qb) : 0);
-		unsigned rb = bits_of(d - 1);
-		size_t by = (size_t)(bit >> 3);
-		uint64_t x = 0;
-		if (by + 8 <= rlen)
-			x = le64_ld(rs + by);
-		else if (by < rlen)
-			memcpy(&x, rs + by, rlen - by);
 		/* rb <= 32 (d < 2^32): the window at the byte holding the bit
 		 * covers it */
-		uint64_t ri = (x >> (bit & 7)) & ((1ull << rb) - 1);
+		unsigned rb = bits_of(d - 1);
+		uint64_t ri = get_bits_at(rs, rlen, bit, rb);
 		bit += rb;
 		bad |= (d >> 32) | (ri >= d);
 		o[i] = qi * d + ri;
@@ -2771,28 +2833,18 @@ static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, 
 	case ENC_PDICT: {
 		/* codes are random access; an exception's rank is the number
 		 * of code-0 rows before it, counted over the unpacked codes */
-		if (addr || w > 8 || rl < 5)
-			return addr ? 0 : BAD;
-		unsigned b = r[0];
-		uint32_t nd = le32_ld(r + 1);
-		if (b < 1 || b > 8 || nd < 1 || nd >= (1u << b))
-			return BAD;
-		size_t clen = ((size_t)n * b + 7) / 8, at = 5 + (size_t)nd * w;
-		if (rl < at + clen + 13)
-			return BAD;
-		const uint8_t *dv = r + 5, *x = r + at + clen;
-		uint32_t ne = le32_ld(x);
-		uint64_t mn = le64_ld(x + 4);
-		unsigned eb = x[12];
-		if (ne > n || eb > PACK_MAX_W || rl - (at + clen + 13) != ((size_t)ne * eb + 7) / 8)
-			return BAD;
-		const uint8_t *ex = x + 13;
-		size_t exlen = rl - (at + clen + 13);
-		if (buf_reserve(&d->tmp, (size_t)n * 2 + 2))
-			return -ENOMEM;
-		uint16_t *code = (uint16_t *)(void *)d->tmp.p;
-		if (n && unpack16(r + at, clen, n, b, code) > nd)
-			return BAD;
+		if (addr)
+			return 0;
+		struct pdict_body pd;
+		int prc = pdict_parse(d, r, rl, w, n, &pd);
+		if (prc)
+			return prc;
+		uint32_t ne = pd.ne;
+		uint64_t mn = pd.mn;
+		unsigned eb = pd.eb;
+		const uint8_t *dv = pd.dv, *ex = pd.ex;
+		size_t exlen = pd.exlen;
+		const uint16_t *code = pd.code;
 		uint32_t k = 0, i = 0;
 		for (uint32_t j = 0; j < nsel; j++) {
 			for (; i < sel[j]; i++)
@@ -2868,28 +2920,7 @@ static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, 
 /* Keep rows sel[0..nsel) (ascending) of a decoded column, in place. */
 static void compact(uint8_t *col, unsigned sz, const uint32_t *sel, uint32_t nsel)
 {
-	switch (sz) {
-	case 1:
-		for (uint32_t j = 0; j < nsel; j++)
-			col[j] = col[sel[j]];
-		return;
-	case 2:
-		for (uint32_t j = 0; j < nsel; j++)
-			memcpy(col + (size_t)j * 2, col + (size_t)sel[j] * 2, 2);
-		return;
-	case 4:
-		for (uint32_t j = 0; j < nsel; j++)
-			memcpy(col + (size_t)j * 4, col + (size_t)sel[j] * 4, 4);
-		return;
-	case 8:
-		for (uint32_t j = 0; j < nsel; j++)
-			memcpy(col + (size_t)j * 8, col + (size_t)sel[j] * 8, 8);
-		return;
-	case 16:
-		for (uint32_t j = 0; j < nsel; j++)
-			memcpy(col + (size_t)j * 16, col + (size_t)sel[j] * 16, 16);
-		return;
-	}
+	(void)gather_u32(col, col, sel, nsel, sz);
 }
 
 static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
@@ -2902,15 +2933,13 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint32_t n,
 			  const uint64_t *p, const uint32_t *sel, uint32_t nsel, uint64_t *o)
 {
-	if (rl < 9)
+	struct pp_body pb;
+	if (pp_parse(r, rl, n, &pb))
 		return -1;
-	uint64_t qmn = le64_ld(r);
-	unsigned qb = r[8];
-	size_t qlen = ((size_t)n * qb + 7) / 8;
-	if (qb > PACK_MAX_W || rl - 9 < qlen)
-		return -1;
-	const uint8_t *q = r + 9, *rs = q + qlen;
-	size_t rlen = rl - 9 - qlen;
+	uint64_t qmn = pb.qmn;
+	unsigned qb = pb.qb;
+	size_t qlen = pb.qlen, rlen = pb.rlen;
+	const uint8_t *q = pb.q, *rs = pb.rs;
 	/* first every row's remainder offset (no branch per row), then the
 	 * selected rows straight from their offsets */
 	if (buf_reserve(&dd->ints, (size_t)n * 8 + 8))
@@ -2929,13 +2958,7 @@ static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint3
 		uint32_t i = sel[j];
 		uint64_t d = p[i] | (p[i] == 0), b0 = off[i];
 		unsigned rb = bits_of(d - 1);
-		size_t by = (size_t)(b0 >> 3);
-		uint64_t x = 0;
-		if (by + 8 <= rlen)
-			x = le64_ld(rs + by);
-		else if (by < rlen)
-			memcpy(&x, rs + by, rlen - by);
-		uint64_t ri = (x >> (b0 & 7)) & ((1ull << rb) - 1);
+		uint64_t ri = get_bits_at(rs, rlen, b0, rb);
 		if (ri >= d)
 			return -1;
 		o[j] = (qmn + (qb ? get_bits(q, qlen, i, qb) : 0)) * d + ri;
