@@ -129,6 +129,8 @@ static void wbuf_add(struct dp_worker *w, uint32_t slot, const struct flow_rec *
  * message or set, another template, a full message, strings — ends that
  * slot's run and takes wbuf_add for the one record (which opens, switches
  * sets or flushes); the slot's next record starts a new run. */
+_Static_assert(DP_MAX_SLAVES <= 32, "enc_batch keeps its live runs in a 32-bit mask");
+
 static void enc_batch(struct dp_worker *w, const struct flow_rec *recs, uint32_t n,
 		      const char *arena)
 {
