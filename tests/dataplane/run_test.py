@@ -887,19 +887,18 @@ def t_netns_af_xdp(tmp):
 
 # ---- netns + net_af_xdp with our steering program ---------------------------
 
-def t_netns_xdp_steer(tmp):
-    """net_af_xdp with bpf/flow_steer.bpf.o (ports[].xdp): `flowdelta gen
-    --send` exports from netns A reach the dataplane in netns B through
-    AF_XDP and are delivered exactly, while ping and TCP on the same
-    interface go through the kernel; exports from a source outside the
-    allow-list are dropped and counted by the program (`flowdelta xdp
-    status`); the control socket widens the allow-list live; at exit the
-    program is detached and the pins removed."""
+def xdp_netns_pair(stem, tools):
+    """What the AF_XDP scenarios share: skip unless root, TOOLS, the CLI,
+    the steering program and bpffs are there; namespaces STEM-a<tag> and
+    STEM-b<tag> joined by a veth pair STEMa<tag>/STEMb<tag>, removed at
+    exit with the EAL prefix STEM-<tag> and the program's pins. Returns
+    (cli, obj, a, b, va, vb, prefix, sh); sh runs a command, raises
+    RuntimeError on failure and returns its stdout."""
     cli = os.environ.get("DP_CLI", "")
     obj = os.environ.get("DP_XDP_OBJ", "")
     if os.geteuid() != 0:
         skip("needs root (netns, XDP, AF_XDP)")
-    for t in ("ip", "nsenter", "ping"):
+    for t in tools:
         if not shutil.which(t):
             skip("%s not installed" % t)
     if not cli or not os.path.exists(cli):
@@ -909,8 +908,9 @@ def t_netns_xdp_steer(tmp):
     if not os.path.ismount("/sys/fs/bpf"):
         skip("bpffs not mounted on /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")
     tag = str(os.getpid() % 10000)
-    a, b, va, vb = "fdh8-a" + tag, "fdh8-b" + tag, "fdh8a" + tag, "fdh8b" + tag
-    prefix = "fdh8-" + tag
+    a, b = stem + "-a" + tag, stem + "-b" + tag
+    va, vb = stem + "a" + tag, stem + "b" + tag
+    prefix = stem + "-" + tag
     cleanups.append(lambda: shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True))
     cleanups.append(lambda: shutil.rmtree("/sys/fs/bpf/flowdelta/" + vb, ignore_errors=True))
 
@@ -926,6 +926,18 @@ def t_netns_xdp_steer(tmp):
         sh("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
     except RuntimeError as e:
         skip("network namespaces unavailable: %s" % e)
+    return cli, obj, a, b, va, vb, prefix, sh
+
+
+def t_netns_xdp_steer(tmp):
+    """net_af_xdp with bpf/flow_steer.bpf.o (ports[].xdp): `flowdelta gen
+    --send` exports from netns A reach the dataplane in netns B through
+    AF_XDP and are delivered exactly, while ping and TCP on the same
+    interface go through the kernel; exports from a source outside the
+    allow-list are dropped and counted by the program (`flowdelta xdp
+    status`); the control socket widens the allow-list live; at exit the
+    program is detached and the pins removed."""
+    cli, obj, a, b, va, vb, prefix, sh = xdp_netns_pair("fdh8", ("ip", "nsenter", "ping"))
     sh("ip", "-n", a, "addr", "add", "10.88.0.1/24", "dev", va)
     sh("ip", "-n", a, "addr", "add", "10.88.0.9/24", "dev", va)
     sh("ip", "-n", a, "addr", "add", "fd88::1/64", "dev", va, "nodad")
@@ -1096,35 +1108,7 @@ def t_netns_xdp_frame(tmp):
     the dataplane counts every one (flowdelta_dp_port_xsk_rx_dropped_total
     = packets steered), none vanishes; with mbuf_data_room: 3840 the same
     exports are decoded and delivered exactly."""
-    cli = os.environ.get("DP_CLI", "")
-    obj = os.environ.get("DP_XDP_OBJ", "")
-    if os.geteuid() != 0:
-        skip("needs root (netns, XDP, AF_XDP)")
-    if not shutil.which("nsenter"):
-        skip("nsenter not installed")
-    if not cli or not os.path.exists(cli):
-        skip("flowdelta CLI (gen) not built")
-    if not obj or not os.path.exists(obj):
-        skip("flow_steer.bpf.o not built")
-    if not os.path.ismount("/sys/fs/bpf"):
-        skip("bpffs not mounted on /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")
-    tag = str(os.getpid() % 10000)
-    a, b, va, vb = "fdfr-a" + tag, "fdfr-b" + tag, "fdfra" + tag, "fdfrb" + tag
-    prefix = "fdfr-" + tag
-    cleanups.append(lambda: shutil.rmtree("/var/run/dpdk/" + prefix, ignore_errors=True))
-    cleanups.append(lambda: shutil.rmtree("/sys/fs/bpf/flowdelta/" + vb, ignore_errors=True))
-
-    def sh(*cmd):
-        r = subprocess.run(list(cmd), capture_output=True, text=True, timeout=20)
-        if r.returncode:
-            raise RuntimeError("%s: %s" % (" ".join(cmd), r.stderr.strip()))
-    try:
-        for ns in (a, b):
-            sh("ip", "netns", "add", ns)
-            cleanups.append(lambda ns=ns: subprocess.run(["ip", "netns", "del", ns]))
-        sh("ip", "link", "add", va, "netns", a, "type", "veth", "peer", "name", vb, "netns", b)
-    except RuntimeError as e:
-        skip("network namespaces unavailable: %s" % e)
+    cli, obj, a, b, va, vb, prefix, sh = xdp_netns_pair("fdfr", ("ip", "nsenter"))
     sh("ip", "-n", a, "addr", "add", "10.87.0.1/24", "dev", va)
     sh("ip", "-n", b, "addr", "add", "10.87.0.2/24", "dev", vb)
     for ns, v in ((a, va), (b, vb)):
