@@ -35,25 +35,48 @@ static void check_domain(void *ctx, const struct flow_domain_stats *s)
 				 (unsigned long long)s->drops[i]);
 }
 
+/* A decoder whose records go to col. */
+static struct flow_dec *collect_dec(struct collect *col)
+{
+	struct flow_dec_cfg dc;
+	flow_dec_cfg_default(&dc);
+	dc.sink = collect_sink;
+	dc.sink_ctx = col;
+	struct flow_dec *dec = flow_dec_new(&dc);
+	assert_non_null(dec);
+	return dec;
+}
+
+/* After a round trip: the decoder took exactly these records and packets,
+ * dropped nothing, and saw one clean domain per exporter. */
+static void check_dec(struct flow_dec *dec, uint64_t records, uint64_t packets, uint32_t exporters)
+{
+	struct flow_dec_stats st;
+	struct dom_check dchk = { 0 };
+	flow_dec_stats(dec, &st);
+	assert_int_equal(st.records, records);
+	assert_int_equal(st.packets, packets);
+	for (int i = 0; i < FLOW_DROP_MAX; i++)
+		if (st.drops[i])
+			fail_msg("drop %s = %llu", flow_drop_name((enum flow_drop)i),
+				 (unsigned long long)st.drops[i]);
+	flow_dec_foreach_domain(dec, check_domain, &dchk);
+	assert_int_equal(dchk.domains, exporters);
+	assert_int_equal(dchk.records, records);
+}
+
 /* Generate packets with cfg, decode each at once and compare. */
 static void roundtrip(const struct gen_cfg *cfg, uint64_t want_packets)
 {
 	struct collect col = { 0 };
-	struct flow_dec_cfg dc;
 	struct flow_dec *dec;
-	struct flow_dec_stats st;
-	struct dom_check dchk = { 0 };
 	struct gen *g = gen_new(cfg);
 	struct gen_pkt pkt;
 	uint64_t packets = 0, records = 0, v6 = 0, strs = 0, icmp = 0, big = 0;
 	char why[256];
 
 	assert_non_null(g);
-	flow_dec_cfg_default(&dc);
-	dc.sink = collect_sink;
-	dc.sink_ctx = &col;
-	dec = flow_dec_new(&dc);
-	assert_non_null(dec);
+	dec = collect_dec(&col);
 
 	while (gen_next(g, 0, &pkt) == 1) {
 		struct flow_src src;
@@ -84,16 +107,7 @@ static void roundtrip(const struct gen_cfg *cfg, uint64_t want_packets)
 		assert_int_equal(packets, want_packets);
 	assert_int_equal(records, cfg->flows * cfg->exporters);
 
-	flow_dec_stats(dec, &st);
-	assert_int_equal(st.records, records);
-	assert_int_equal(st.packets, packets);
-	for (int i = 0; i < FLOW_DROP_MAX; i++)
-		if (st.drops[i])
-			fail_msg("drop %s = %llu", flow_drop_name((enum flow_drop)i),
-				 (unsigned long long)st.drops[i]);
-	flow_dec_foreach_domain(dec, check_domain, &dchk);
-	assert_int_equal(dchk.domains, cfg->exporters);
-	assert_int_equal(dchk.records, records);
+	check_dec(dec, records, packets, cfg->exporters);
 
 	/* the mix is what it claims to be */
 	if (cfg->version == 5 || cfg->v6_share == 0)
@@ -294,10 +308,7 @@ static void test_bounds(void **state)
 static void pool_roundtrip(const struct gen_cfg *cfg, uint32_t per_exporter, uint64_t total)
 {
 	struct collect col = { 0 };
-	struct flow_dec_cfg dc;
 	struct flow_dec *dec;
-	struct flow_dec_stats st;
-	struct dom_check dchk = { 0 };
 	struct gen_pool *p = gen_pool_new(cfg, per_exporter, true);
 	struct gen *g = gen_new(cfg);
 	struct flow_rec want[GEN_MAX_PER_PACKET];
@@ -311,11 +322,7 @@ static void pool_roundtrip(const struct gen_cfg *cfg, uint32_t per_exporter, uin
 	assert_int_equal(gen_pool_size(p), cfg->exporters * per_exporter);
 	assert_int_equal(gen_pool_shift_ms(p) % 1000, 0);
 	assert_true(gen_pool_shift_ms(p) >= (uint64_t)per_exporter * cfg->interval_ms);
-	flow_dec_cfg_default(&dc);
-	dc.sink = collect_sink;
-	dc.sink_ctx = &col;
-	dec = flow_dec_new(&dc);
-	assert_non_null(dec);
+	dec = collect_dec(&col);
 
 	while (records < total) {
 		struct flow_src src;
@@ -349,16 +356,7 @@ static void pool_roundtrip(const struct gen_cfg *cfg, uint32_t per_exporter, uin
 	}
 	assert_int_equal(records, total);
 	assert_true(rounds >= 2);
-	flow_dec_stats(dec, &st);
-	assert_int_equal(st.records, total);
-	assert_int_equal(st.packets, packets);
-	for (int i = 0; i < FLOW_DROP_MAX; i++)
-		if (st.drops[i])
-			fail_msg("drop %s = %llu", flow_drop_name((enum flow_drop)i),
-				 (unsigned long long)st.drops[i]);
-	flow_dec_foreach_domain(dec, check_domain, &dchk);
-	assert_int_equal(dchk.domains, cfg->exporters);
-	assert_int_equal(dchk.records, total);
+	check_dec(dec, total, packets, cfg->exporters);
 	flow_dec_free(dec);
 	gen_pool_free(p);
 	gen_free(g);
