@@ -880,6 +880,26 @@ static __attribute__((noinline)) void finish_slow(const struct msg_ctx *m, const
 }
 
 
+/* The length of a variable-length field (RFC 7011 §7: one byte, or 255
+ * and two bytes) at *c, which moves past it: 0, or -1 when it runs past
+ * end (the field's own bytes are the caller's to check). */
+static inline int varlen_read(const uint8_t **c, const uint8_t *end, uint32_t *len)
+{
+	const uint8_t *p = *c;
+	if (p >= end)
+		return -1;
+	uint32_t l = *p++;
+	if (l == 255) {
+		if (end - p < 2)
+			return -1;
+		l = be16_load(p);
+		p += 2;
+	}
+	*c = p;
+	*len = l;
+	return 0;
+}
+
 static void decode_options(struct flow_dec *dec, struct msg_ctx *m, const struct tmpl *t,
 			   const uint8_t *p, uint32_t len)
 {
@@ -897,17 +917,8 @@ static void decode_options(struct flow_dec *dec, struct msg_ctx *m, const struct
 			const uint8_t *f;
 
 			if (t->varlen) {
-				if (flen == OP_LEN_VAR) {
-					if (c >= end)
-						goto overrun;
-					flen = *c++;
-					if (flen == 255) {
-						if (end - c < 2)
-							goto overrun;
-						flen = be16_load(c);
-						c += 2;
-					}
-				}
+				if (flen == OP_LEN_VAR && varlen_read(&c, end, &flen))
+					goto overrun;
 				if ((size_t)(end - c) < flen)
 					goto overrun;
 				f = c;
@@ -1232,13 +1243,8 @@ static uint32_t find_records(const struct tmpl *t, const uint8_t *p, const uint8
 				if ((size_t)(end - c) < (size_t)t->vfix[v] + 1)
 					goto overrun;
 				c += t->vfix[v];
-				flen = *c++;
-				if (flen == 255) {
-					if (end - c < 2)
-						goto overrun;
-					flen = be16_load(c);
-					c += 2;
-				}
+				if (varlen_read(&c, end, &flen))
+					goto overrun;
 				if ((size_t)(end - c) < flen)
 					goto overrun;
 				c += flen;
@@ -1257,16 +1263,7 @@ static uint32_t find_records(const struct tmpl *t, const uint8_t *p, const uint8
 		for (uint16_t i = 0; i < t->nops; i++) {
 			uint32_t flen = t->ops[i].len;
 			if (flen == OP_LEN_VAR) {
-				if (c >= end)
-					goto overrun;
-				flen = *c++;
-				if (flen == 255) {
-					if (end - c < 2)
-						goto overrun;
-					flen = be16_load(c);
-					c += 2;
-				}
-				if ((size_t)(end - c) < flen)
+				if (varlen_read(&c, end, &flen) || (size_t)(end - c) < flen)
 					goto overrun;
 			} else if ((size_t)(end - c) < flen) {
 				*bad = FLOW_DROP_rec_truncated;
