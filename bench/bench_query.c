@@ -19,10 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/query/fill.h"
 #include "bench.h"
-#include "gen/gen.h"
 #include "query.h"
-#include "store.h"
 
 #define NREC 4000000u
 
@@ -62,21 +61,8 @@ static int fixture(void)
 		gen_free(g);
 		return rc = -ENOMEM;
 	}
-	uint64_t n = 0, last = 0;
-	struct gen_pkt pkt;
-	while (n < NREC && !rc && gen_next(g, 0, &pkt) == 1) {
-		if (!pkt.n_recs)
-			continue;
-		/* as query_mkstore: commit when room runs short or a minute ends */
-		if (st_store_room(s) < pkt.n_recs || pkt.time_ms / 60000 != last / 60000)
-			rc = st_store_commit(s, pkt.time_ms);
-		if (!rc)
-			rc = st_store_add(s, pkt.recs, pkt.n_recs, pkt.arena, pkt.time_ms);
-		last = pkt.time_ms;
-		n += pkt.n_recs;
-	}
-	if (!rc)
-		rc = st_store_commit(s, last);
+	uint64_t n;
+	rc = gen_fill_store(g, s, NREC, &n);
 	st_store_close(s);
 	gen_free(g);
 	return rc;

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gen/gen.h"
-#include "store.h"
+#include "fill.h"
 
 int main(int argc, char **argv)
 {
@@ -54,28 +53,8 @@ int main(int argc, char **argv)
 		gen_free(g);
 		return 1;
 	}
-	uint64_t n = 0, last = 0;
-	struct gen_pkt pkt;
-	int rc = 0;
-	while (n < want) {
-		uint32_t max = want - n < GEN_MAX_PER_PACKET ? (uint32_t)(want - n) : 0;
-		if (gen_next(g, max, &pkt) != 1)
-			break;
-		if (!pkt.n_recs)
-			continue;
-		/* commit when room runs short or a window ends (which seals it):
-		 * the store keeps only a few windows open */
-		if ((st_store_room(s) < pkt.n_recs || pkt.time_ms / 60000 != last / 60000) &&
-		    (rc = st_store_commit(s, pkt.time_ms)))
-			break;
-		/* the export time picks the window, as the live store's clock would */
-		if ((rc = st_store_add(s, pkt.recs, pkt.n_recs, pkt.arena, pkt.time_ms)))
-			break;
-		last = pkt.time_ms;
-		n += pkt.n_recs;
-	}
-	if (!rc)
-		rc = st_store_commit(s, last);
+	uint64_t n;
+	int rc = gen_fill_store(g, s, want, &n);
 	st_store_close(s);
 	gen_free(g);
 	if (rc) {
