@@ -1,8 +1,8 @@
 /* reader.c — read side of the store: time range -> segments -> blocks.
  *
  * Segments are listed at open and read one at a time. A sealed segment
- * whose footer says it cannot hold the range is skipped without being
- * read; other sealed segments are read through the footer's block index,
+ * (its header and footer check out) whose footer says it cannot hold the
+ * range is skipped without reading a block; other sealed segments are read through the footer's block index,
  * block by block with pread into a buffer of the reader's own (no mapping:
  * unmapping a file other threads' partitions also read costs every CPU a
  * TLB shootdown); unsealed ones, and any whose footer does not check out,
@@ -132,24 +132,6 @@ void st_reader_close(struct st_reader *r)
 	free(r);
 }
 
-/* Footer says the whole segment is outside the range? */
-static bool footer_excludes(struct st_reader *r, int fd, uint64_t size)
-{
-	uint8_t t[TRL_LEN], h[FTR_HDR_LEN];
-	if (size < SEG_HDR_LEN + TRL_LEN + FTR_HDR_LEN ||
-	    pread(fd, t, TRL_LEN, (off_t)(size - TRL_LEN)) != TRL_LEN || memcmp(t + 8, TRL_MAGIC, 8))
-		return false;
-	uint64_t off = le64_ld(t);
-	if (off > size - TRL_LEN - FTR_HDR_LEN ||
-	    pread(fd, h, FTR_HDR_LEN, (off_t)off) != FTR_HDR_LEN || memcmp(h, FTR_MAGIC, 4))
-		return false;
-	/* not CRC-checked here: a wrong answer can only make us map the file */
-	uint32_t nblocks = le32_ld(h + 12);
-	if (!nblocks)
-		return true;
-	return le64_ld(h + 24) > r->to || le64_ld(h + 32) < r->from;
-}
-
 /* A sealed segment whose header and footer check out: its footer read into
  * r->ftr_mem. 1 yes, 0 no (the caller maps and walks it instead). */
 static int load_index(struct st_reader *r, int fd, uint64_t size)
@@ -201,10 +183,6 @@ static int open_next(struct st_reader *r)
 		}
 		if (r->part == 0)
 			r->st.segments++;
-		if (footer_excludes(r, fd, (uint64_t)st.st_size)) {
-			close(fd);
-			continue;
-		}
 		if (st.st_size < SEG_HDR_LEN) {
 			close(fd);
 			continue; /* being created */
@@ -218,6 +196,16 @@ static int open_next(struct st_reader *r)
 		r->cur.path = f->path;
 		r->ftr_i = 0;
 		if (load_index(r, fd, (uint64_t)st.st_size)) {
+			/* the footer's bounds: a segment outside the range is
+			 * skipped without reading a block */
+			const uint8_t *h = r->ftr_mem;
+			if (!r->ftr_n || le64_ld(h + 24) > r->to || le64_ld(h + 32) < r->from) {
+				free(r->ftr_mem);
+				r->ftr_mem = NULL;
+				r->ftr_ent = NULL;
+				close(fd);
+				continue;
+			}
 			r->fd = fd;
 			r->walking = true;
 			return 1;
