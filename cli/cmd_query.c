@@ -161,16 +161,22 @@ static bool table_col(const char *name, bool listing)
 	return false;
 }
 
-/* Cells of rows [from, to): lengths (u8: a cell is < 128 bytes) and the
- * text without NULs, and the widest cell of each column. */
+/* One thread's share of a table, rows [from, to): first each cell's text
+ * (no NULs) and length (u8: a cell is < Q_CELL_MAX bytes) and the widest
+ * cell of each column; then, once the widths of all shares are known, the
+ * share's lines, padded, in one buffer. */
 struct cells {
 	const struct q_result *r;
-	const bool *show;
+	const bool *show, *right;
+	const size_t *wcol; /* the table's widths (phase 2) */
 	unsigned nc, ns;
+	int lastc;
 	size_t from, to;
 	uint8_t *lens;
 	char *text;
 	size_t used, cap;
+	char *out;
+	size_t out_len;
 	size_t w[64];
 	int rc;
 };
@@ -178,41 +184,105 @@ struct cells {
 static void *format_cells(void *arg)
 {
 	struct cells *p = arg;
-	char buf[128];
-	size_t n = p->to - p->from;
+	size_t n = p->to - p->from, row_max = (size_t)p->ns * Q_CELL_MAX;
 	p->lens = malloc(n * p->ns + 1);
-	p->cap = n * p->ns * 12 + 64;
+	p->cap = n * p->ns * 12 + row_max;
 	p->text = malloc(p->cap);
 	if (!p->lens || !p->text) {
 		p->rc = -ENOMEM;
 		return NULL;
 	}
-	for (size_t i = p->from, k = 0; i < p->to; i++)
-		for (unsigned c = 0; c < p->nc; c++) {
-			if (!p->show[c])
-				continue;
-			size_t l = strlen(q_result_cell(p->r, i, c, true, buf, sizeof(buf)));
-			if (p->used + l > p->cap) {
-				char *t = realloc(p->text, p->cap * 2 + l);
-				if (!t) {
-					p->rc = -ENOMEM;
-					return NULL;
-				}
-				p->text = t;
-				p->cap = p->cap * 2 + l;
+	uint8_t *lens = p->lens;
+	for (size_t i = p->from; i < p->to; i++, lens += p->ns) {
+		if (p->used + row_max > p->cap) {
+			char *t = realloc(p->text, p->cap * 2);
+			if (!t) {
+				p->rc = -ENOMEM;
+				return NULL;
 			}
-			memcpy(p->text + p->used, buf, l);
-			p->used += l;
-			p->lens[k++] = (uint8_t)l;
-			if (l > p->w[c])
-				p->w[c] = l;
+			p->text = t;
+			p->cap *= 2;
 		}
+		p->used += q_result_row_text(p->r, i, p->show, p->text + p->used, lens);
+	}
+	/* widths: per column over the share */
+	for (unsigned c = 0, k = 0; c < p->nc; c++) {
+		if (!p->show[c])
+			continue;
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			m = p->lens[i * p->ns + k] > m ? p->lens[i * p->ns + k] : m;
+		p->w[c] = m;
+		k++;
+	}
 	return NULL;
 }
 
-/* Aligned table: every cell is formatted once (long results by two
- * threads, each into its own arena; widths come from there), then rows
- * are assembled with their padding and written with one call each. */
+/* Phase 2: the share's lines, each cell padded to the table's width. */
+static void *assemble_lines(void *arg)
+{
+	struct cells *p = arg;
+	size_t linecap = 2;
+	for (unsigned c = 0; c < p->nc; c++)
+		if (p->show[c])
+			linecap += p->wcol[c] + 2;
+	p->out = malloc((p->to - p->from) * linecap + 1);
+	if (!p->out) {
+		p->rc = -ENOMEM;
+		return NULL;
+	}
+	const char *t = p->text;
+	const uint8_t *lens = p->lens;
+	char *o = p->out;
+	for (size_t i = p->from, k = 0; i < p->to; i++) {
+		bool first = true;
+		for (unsigned c = 0; c < p->nc; c++) {
+			if (!p->show[c])
+				continue;
+			size_t l = lens[k++], w = p->wcol[c];
+			if (!first) {
+				memcpy(o, "  ", 2);
+				o += 2;
+			}
+			if (p->right[c]) {
+				memset(o, ' ', w - l);
+				o += w - l;
+				memcpy(o, t, l);
+				o += l;
+			} else {
+				memcpy(o, t, l);
+				o += l;
+				/* the last shown column gets no trailing blanks */
+				if ((int)c != p->lastc) {
+					memset(o, ' ', w - l);
+					o += w - l;
+				}
+			}
+			t += l;
+			first = false;
+		}
+		*o++ = '\n';
+	}
+	p->out_len = (size_t)(o - p->out);
+	return NULL;
+}
+
+/* Run fn over the shares: the second in a thread of its own when there
+ * are two. */
+static void run_shares(void *(*fn)(void *), struct cells *part, unsigned np)
+{
+	pthread_t tid;
+	bool threaded = np == 2 && !pthread_create(&tid, NULL, fn, &part[1]);
+	fn(&part[0]);
+	if (threaded)
+		pthread_join(tid, NULL);
+	else if (np == 2)
+		fn(&part[1]);
+}
+
+/* Aligned table: every cell is formatted once and the lines assembled
+ * (long results by two threads, each in its own share; widths are taken
+ * over both in between), then written in order. */
 static void print_table(const struct q_result *r, bool listing)
 {
 	unsigned nc = q_result_ncols(r);
@@ -222,24 +292,22 @@ static void print_table(const struct q_result *r, bool listing)
 		nc = 64;
 	bool show[64], right[64];
 	unsigned ns = 0;
+	int lastc = -1;
 	for (unsigned c = 0; c < nc; c++) {
 		w[c] = strlen(q_result_col_name(r, c));
 		show[c] = table_col(q_result_col_name(r, c), listing);
 		right[c] = q_result_col_type(r, c) == Q_CT_NUM;
 		ns += show[c];
+		if (show[c])
+			lastc = (int)c;
 	}
 	struct cells part[2];
 	unsigned np = nr >= 20000 ? 2 : 1;
 	for (unsigned i = 0; i < np; i++)
-		part[i] = (struct cells){ .r = r, .show = show, .nc = nc, .ns = ns,
-					  .from = nr * i / np, .to = nr * (i + 1) / np };
-	pthread_t tid;
-	bool threaded = np == 2 && !pthread_create(&tid, NULL, format_cells, &part[1]);
-	format_cells(&part[0]);
-	if (threaded)
-		pthread_join(tid, NULL);
-	else if (np == 2)
-		format_cells(&part[1]);
+		part[i] = (struct cells){ .r = r, .show = show, .right = right, .wcol = w, .nc = nc,
+					  .ns = ns, .lastc = lastc, .from = nr * i / np,
+					  .to = nr * (i + 1) / np };
+	run_shares(format_cells, part, np);
 	bool ok = true;
 	for (unsigned i = 0; i < np; i++) {
 		ok &= !part[i].rc;
@@ -247,73 +315,31 @@ static void print_table(const struct q_result *r, bool listing)
 			if (part[i].w[c] > w[c])
 				w[c] = part[i].w[c];
 	}
-	size_t linecap = 2;
-	for (unsigned c = 0; c < nc; c++)
-		if (show[c])
-			linecap += w[c] + 2;
-	char *line = ok ? malloc(linecap) : NULL;
-	if (!line) {
-		for (unsigned i = 0; i < np; i++) {
-			free(part[i].lens);
-			free(part[i].text);
+	if (ok) {
+		run_shares(assemble_lines, part, np);
+		for (unsigned i = 0; i < np; i++)
+			ok &= !part[i].rc;
+	}
+	if (ok) {
+		bool first = true;
+		for (unsigned c = 0; c < nc; c++) {
+			const char *n = q_result_col_name(r, c);
+			if (!show[c])
+				continue;
+			printf("%s%*s%s", first ? "" : "  ", right[c] ? (int)w[c] : -(int)w[c], n, "");
+			first = false;
 		}
+		putchar('\n');
+		for (unsigned i = 0; i < np; i++)
+			fwrite(part[i].out, 1, part[i].out_len, stdout);
+	} else {
 		fprintf(stderr, "flowdelta: query: out of memory\n");
-		return;
 	}
-	static char obuf[1 << 20];
-	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	bool first = true;
-	for (unsigned c = 0; c < nc; c++) {
-		const char *n = q_result_col_name(r, c);
-		if (!show[c])
-			continue;
-		printf("%s%*s%s", first ? "" : "  ", right[c] ? (int)w[c] : -(int)w[c], n, "");
-		first = false;
+	for (unsigned i = 0; i < np; i++) {
+		free(part[i].lens);
+		free(part[i].text);
+		free(part[i].out);
 	}
-	putchar('\n');
-	/* the last shown column gets no trailing blanks */
-	int lastc = -1;
-	for (unsigned c = 0; c < nc; c++)
-		if (show[c])
-			lastc = (int)c;
-	for (unsigned pi = 0; pi < np; pi++) {
-		const char *t = part[pi].text;
-		const uint8_t *lens = part[pi].lens;
-		for (size_t i = part[pi].from, k = 0; i < part[pi].to; i++) {
-			/* a row is assembled in line[] and written with one call */
-			char *o = line;
-			first = true;
-			for (unsigned c = 0; c < nc; c++) {
-				if (!show[c])
-					continue;
-				size_t l = lens[k++];
-				if (!first) {
-					memcpy(o, "  ", 2);
-					o += 2;
-				}
-				if (right[c]) {
-					memset(o, ' ', w[c] - l);
-					o += w[c] - l;
-					memcpy(o, t, l);
-					o += l;
-				} else {
-					memcpy(o, t, l);
-					o += l;
-					if ((int)c != lastc) {
-						memset(o, ' ', w[c] - l);
-						o += w[c] - l;
-					}
-				}
-				t += l;
-				first = false;
-			}
-			*o++ = '\n';
-			fwrite_unlocked(line, 1, (size_t)(o - line), stdout);
-		}
-		free(part[pi].lens);
-		free(part[pi].text);
-	}
-	free(line);
 	fflush(stdout);
 }
 

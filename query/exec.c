@@ -314,12 +314,37 @@ static uint32_t prune_list(const struct q_result *r, const struct st_cols *c, ui
 	return k;
 }
 
+/* Copy column k of rows [0, n) of c (selected-row order) into records. */
+static void fill_col(struct flow_rec *dst, const struct st_cols *c, unsigned k, uint32_t n)
+{
+	unsigned w = col_w[k], off = col_off[k];
+	const uint16_t *code = c->code[k];
+	const uint8_t *v = code ? (const uint8_t *)c->dict[k] : (const uint8_t *)c->col[k];
+	if (!v)
+		return;
+	uint8_t *d = (uint8_t *)dst + off;
+	/* a constant size per case: each copy is a load and a store */
+#define FILL(W)                                                                        \
+	for (uint32_t j = 0; j < n; j++)                                               \
+		memcpy(d + (size_t)j * sizeof(*dst), v + (size_t)(code ? code[j] : j) * (W), (W))
+	switch (w) {
+	case 1: FILL(1); break;
+	case 2: FILL(2); break;
+	case 4: FILL(4); break;
+	case 8: FILL(8); break;
+	case 16: FILL(16); break;
+	default: FILL(w); break;
+	}
+#undef FILL
+}
+
 static int consume_list(struct worker *wk, struct st_reader *rd, const struct st_block *b,
 			struct st_cols *c, uint32_t *idx, uint32_t nsel)
 {
 	const struct q_query *q = wk->q;
+	struct q_result *r = wk->part;
 	uint32_t m = q->out_cols | q->need_cols;
-	nsel = prune_list(wk->part, c, idx, nsel);
+	nsel = prune_list(r, c, idx, nsel);
 	if (!nsel)
 		return 0;
 	/* a second decode with every output column, of the selected rows
@@ -328,12 +353,24 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	int rc = st_reader_decode_rows(rd, b, m, 0, idx, nsel, c);
 	if (rc)
 		return rc;
+	/* while the listing has room, the rows are appended column by column;
+	 * only the listing's columns: filter columns must not change the row
+	 * (its tie-break compares whole records) */
+	uint32_t j = 0, room = (uint32_t)(q->spec.limit - r->nrows);
+	if (room) {
+		j = nsel < room ? nsel : room;
+		struct flow_rec *d = q_list_reserve(r, j);
+		if (!d)
+			return -ENOMEM;
+		for (unsigned k = 0; k < ST_COL_MAX; k++)
+			if ((q->out_cols & ST_COL_BIT(k)) && col_w[k])
+				fill_col(d, c, k, j);
+		q_list_commit(r, j);
+	}
 	struct flow_rec rec;
-	for (uint32_t j = 0; j < nsel; j++) {
-		/* only the listing's columns: filter columns must not change the
-		 * row (its tie-break compares whole records) */
+	for (; j < nsel; j++) {
 		row_rec(c, q->out_cols, j, &rec);
-		if ((rc = q_list_offer(wk->part, &rec)))
+		if ((rc = q_list_offer(r, &rec)))
 			return rc;
 	}
 	return 0;

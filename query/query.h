@@ -152,6 +152,13 @@ size_t q_result_nrows(const struct q_result *r);
  * raw integers, times in ms). Returns buf. */
 const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool human,
 			  char *buf, size_t len);
+/* The human text (as q_result_cell) of the cells of a row whose columns
+ * have show[c] set, concatenated without separators into out (room for
+ * Q_CELL_MAX bytes a cell); each cell's length goes to lens[]. Returns the
+ * bytes written. A listing's rows take a path that builds no strings. */
+#define Q_CELL_MAX 128
+size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show, char *out,
+			 uint8_t *lens);
 /* Raw numeric value of a Q_CT_NUM/Q_CT_TIME cell (0 otherwise). */
 uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c);
 

@@ -231,6 +231,7 @@ struct q_result {
 	/* Q_LIST: bounded max-heap of the best rows (worst on top) */
 	struct flow_rec *rows;
 	size_t nrows, cap;
+	uint32_t *ord; /* Q_LIST after finish: output row i is rows[ord[i]] */
 	/* Q_AGG / Q_SERIES */
 	struct q_tab tab;
 	struct q_stats st;
@@ -250,5 +251,15 @@ struct q_result {
 int q_list_cmp(const struct q_query *q, const struct flow_rec *a, const struct flow_rec *b);
 /* offer a row to a listing result's heap */
 int q_list_offer(struct q_result *r, const struct flow_rec *rec);
+/* Row i of a final listing, in output order. */
+static inline const struct flow_rec *q_list_row(const struct q_result *r, size_t i)
+{
+	return &r->rows[r->ord ? r->ord[i] : i];
+}
+/* Bulk append while a listing is not full: room for n more rows (n <=
+ * limit - nrows), zeroed, at the end; q_list_commit(r, n) once they are
+ * filled. NULL on ENOMEM. */
+struct flow_rec *q_list_reserve(struct q_result *r, size_t n);
+void q_list_commit(struct q_result *r, size_t n);
 
 #endif

@@ -146,6 +146,7 @@ void q_result_free(struct q_result *r)
 		return;
 	q_tab_fini(&r->tab);
 	free(r->rows);
+	free(r->ord);
 	free(r->out);
 	free(r->out_mem);
 	free(r);
@@ -208,27 +209,48 @@ static void heapify(struct q_result *r)
 		sift_down(r, i);
 }
 
+/* Room for n more rows at the end (growing by doubling, capped at the
+ * limit), zeroed: the caller fills only the columns it carries. */
+struct flow_rec *q_list_reserve(struct q_result *r, size_t n)
+{
+	size_t limit = r->q->spec.limit, need = r->nrows + n;
+	if (need > limit)
+		return NULL;
+	if (need > r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 64;
+		while (nc < need)
+			nc *= 2;
+		if (nc > limit)
+			nc = limit;
+		struct flow_rec *p = realloc(r->rows, nc * sizeof(*p));
+		if (!p)
+			return NULL;
+		r->rows = p;
+		r->cap = nc;
+	}
+	memset(&r->rows[r->nrows], 0, n * sizeof(*r->rows));
+	return &r->rows[r->nrows];
+}
+
+void q_list_commit(struct q_result *r, size_t n)
+{
+	r->nrows += n;
+	if (n && r->nrows == r->q->spec.limit)
+		heapify(r);
+}
+
 /* Rows are appended unordered until `limit` are held; only then do they
  * become a max-heap on the listing order (rows[0] is the worst row kept,
  * the one a better newcomer replaces). A listing that never fills its
  * limit thus costs one sort at the end, no heap work per row. */
 int q_list_offer(struct q_result *r, const struct flow_rec *rec)
 {
-	uint32_t limit = r->q->spec.limit;
-	if (r->nrows < limit) {
-		if (r->nrows == r->cap) {
-			size_t nc = r->cap ? r->cap * 2 : 64;
-			if (nc > limit)
-				nc = limit;
-			struct flow_rec *p = realloc(r->rows, nc * sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			r->rows = p;
-			r->cap = nc;
-		}
-		r->rows[r->nrows++] = *rec;
-		if (r->nrows == limit)
-			heapify(r);
+	if (r->nrows < r->q->spec.limit) {
+		struct flow_rec *d = q_list_reserve(r, 1);
+		if (!d)
+			return -ENOMEM;
+		*d = *rec;
+		q_list_commit(r, 1);
 		return 0;
 	}
 	if (q_list_cmp(r->q, rec, &r->rows[0]) >= 0)
@@ -249,7 +271,17 @@ int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_er
 	}
 	int rc = 0;
 	if (dst->q->spec.kind == Q_LIST) {
-		for (size_t i = 0; i < src->nrows && !rc; i++)
+		/* what fits below the limit is appended in one copy */
+		size_t i = 0, room = dst->q->spec.limit - dst->nrows;
+		if (room && src->nrows) {
+			i = src->nrows < room ? src->nrows : room;
+			struct flow_rec *d = q_list_reserve(dst, i);
+			if (!d)
+				return -ENOMEM;
+			memcpy(d, src->rows, i * sizeof(*d));
+			q_list_commit(dst, i);
+		}
+		for (; i < src->nrows && !rc; i++)
 			rc = q_list_offer(dst, &src->rows[i]);
 	} else {
 		const struct q_tab *t = &src->tab;
@@ -311,22 +343,55 @@ static int cmp_list_key(const void *a, const void *b)
 static void sort_with(const struct q_result *r, void *base, size_t n, size_t sz,
 		      int (*cmp)(const void *, const void *));
 
-/* Order a listing's rows (q_list_cmp order): by key and permutation for
- * numeric order fields; records directly otherwise or without memory. */
+/* Stable LSD radix sort of n keys by k, 11 bits a pass over the bits in
+ * which the keys differ (a listing's times span a few million ms: two
+ * passes). tmp has room for n; returns the array holding the result. */
+static struct list_key *radix_keys(struct list_key *a, struct list_key *tmp, size_t n)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		lo = a[i].k < lo ? a[i].k : lo;
+		hi = a[i].k > hi ? a[i].k : hi;
+	}
+	unsigned bits = hi > lo ? 64 - (unsigned)__builtin_clzll(hi - lo) : 0;
+	for (unsigned sh = 0; sh < bits; sh += 11) {
+		size_t pos[2048] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			pos[((a[i].k - lo) >> sh) & 2047]++;
+		for (size_t d = 0, sum = 0; d < 2048; d++) {
+			size_t c = pos[d];
+			pos[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[pos[((a[i].k - lo) >> sh) & 2047]++] = a[i];
+		struct list_key *t = a;
+		a = tmp;
+		tmp = t;
+	}
+	return a;
+}
+
+/* Order a listing's rows (q_list_cmp order). Numeric order fields: their
+ * keys are radix-sorted, the runs of equal keys then sorted by the whole
+ * record, and the rows are read through the permutation (ord) rather than
+ * moved. Addresses, or without memory: the records are sorted directly. */
 static void sort_list(struct q_result *r)
 {
 	const struct q_spec *sp = &r->q->spec;
 	enum q_field f = sp->order;
 	enum q_ftype t = q_fdefs[f].type;
-	struct list_key *k = NULL;
-	struct flow_rec *o = NULL;
+	struct list_key *k = NULL, *tmp = NULL;
+	uint32_t *ord = NULL;
 	if (r->nrows > 1 && t != QF_ADDR && t != QF_NET) {
 		k = malloc(r->nrows * sizeof(*k));
-		o = malloc(r->nrows * sizeof(*o));
+		tmp = malloc(r->nrows * sizeof(*tmp));
+		ord = malloc(r->nrows * sizeof(*ord));
 	}
-	if (!k || !o) {
+	if (!k || !tmp || !ord) {
 		free(k);
-		free(o);
+		free(tmp);
+		free(ord);
 		sort_with(r, r->rows, r->nrows, sizeof(*r->rows), cmp_list);
 		return;
 	}
@@ -338,13 +403,18 @@ static void sort_list(struct q_result *r)
 		k[i].k = sp->desc ? ~v : v;
 		k[i].i = i;
 	}
-	sort_with(r, k, r->nrows, sizeof(*k), cmp_list_key);
+	struct list_key *s = radix_keys(k, tmp, r->nrows);
+	for (size_t i = 0, j; i < r->nrows; i = j) {
+		for (j = i + 1; j < r->nrows && s[j].k == s[i].k; j++)
+			;
+		if (j - i > 1)
+			sort_with(r, s + i, j - i, sizeof(*s), cmp_list_key);
+	}
 	for (size_t i = 0; i < r->nrows; i++)
-		o[i] = r->rows[k[i].i];
-	free(r->rows);
-	r->rows = o;
-	r->cap = r->nrows;
+		ord[i] = (uint32_t)s[i].i;
+	r->ord = ord;
 	free(k);
+	free(tmp);
 }
 
 static int cmp_top(const void *a, const void *b)
@@ -624,7 +694,7 @@ uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c)
 		return 0;
 	const struct q_spec *sp = &r->q->spec;
 	if (sp->kind == Q_LIST) {
-		const struct flow_rec *x = &r->rows[row];
+		const struct flow_rec *x = q_list_row(r, row);
 		enum q_field f = r->col_f[c];
 		uint64_t v = q_rec_num(x, f);
 		if (sp->scale && (f == Q_F_PACKETS || f == Q_F_BYTES) && x->sampling > 1)
@@ -659,43 +729,91 @@ static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
 	return buf;
 }
 
-/* v in decimal into buf */
-static const char *fmt_u64(uint64_t v, char *buf, size_t len)
+/* The cell writers below put text at o (room for Q_CELL_TEXT bytes, no
+ * NUL) and return its length: the table printer's per-row path and, cut
+ * to the caller's buffer, q_result_cell's. */
+#define Q_CELL_TEXT 64
+
+/* v in decimal */
+static size_t u64_text(uint64_t v, char *o)
 {
 	char t[24], *e = t + sizeof(t), *p = e;
 	do {
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	return put_cut(buf, len, p, (size_t)(e - p));
+	memcpy(o, p, (size_t)(e - p));
+	return (size_t)(e - p);
 }
 
 /* "YYYY-MM-DD HH:MM:SS.mmm" (UTC). Listings print rows in time order, so
  * the date part of the last second is kept per thread. */
-static const char *fmt_time(uint64_t ms, char *buf, size_t len)
+static size_t time_text(uint64_t ms, char *o)
 {
 	static __thread uint64_t last_s = UINT64_MAX;
 	static __thread char last[32];
+	static __thread size_t last_n;
 	uint64_t sec = ms / 1000;
 	if (sec != last_s) {
 		time_t s = (time_t)sec;
 		struct tm tm;
-		if (!gmtime_r(&s, &tm) || !strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm)) {
+		if (!gmtime_r(&s, &tm) || !(last_n = strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm))) {
 			last_s = UINT64_MAX;
-			return fmt_u64(ms, buf, len);
+			return u64_text(ms, o);
 		}
 		last_s = sec;
 	}
-	/* the cached date, then ".mmm"; truncated to len like snprintf */
-	char t[40];
-	size_t n = strlen(last);
 	unsigned f = (unsigned)(ms % 1000);
-	memcpy(t, last, n);
-	t[n] = '.';
-	t[n + 1] = (char)('0' + f / 100);
-	t[n + 2] = (char)('0' + f / 10 % 10);
-	t[n + 3] = (char)('0' + f % 10);
-	return put_cut(buf, len, t, n + 4);
+	memcpy(o, last, last_n);
+	o[last_n] = '.';
+	o[last_n + 1] = (char)('0' + f / 100);
+	o[last_n + 2] = (char)('0' + f / 10 % 10);
+	o[last_n + 3] = (char)('0' + f % 10);
+	return last_n + 4;
+}
+
+/* "S.mmm" */
+static size_t dur_text(uint64_t v, char *o)
+{
+	size_t n = u64_text(v / 1000, o);
+	unsigned ms = (unsigned)(v % 1000);
+	o[n] = '.';
+	o[n + 1] = (char)('0' + ms / 100);
+	o[n + 2] = (char)('0' + ms / 10 % 10);
+	o[n + 3] = (char)('0' + ms % 10);
+	return n + 4;
+}
+
+/* the eight TCP flag bits, "...AP.SF" (nfdump prints six; all eight kept) */
+static size_t flags_text(uint64_t v, char *o)
+{
+	static const char fl[] = "FSRPAUEC";
+	for (unsigned i = 0; i < 8; i++)
+		o[7 - i] = (v >> i) & 1 ? fl[i] : '.';
+	return 8;
+}
+
+/* an address: the dotted quad by hand (listings print many) */
+static size_t addr_text(const uint8_t *a, char *o)
+{
+	if (!addr_is_v4(a)) {
+		char t[ADDR_STRLEN];
+		addr_format(a, false, t, sizeof(t));
+		size_t n = strlen(t);
+		memcpy(o, t, n);
+		return n;
+	}
+	char *p = o;
+	for (unsigned i = 12; i < 16; i++) {
+		unsigned x = a[i];
+		if (x >= 100)
+			*p++ = (char)('0' + x / 100);
+		if (x >= 10)
+			*p++ = (char)('0' + x / 10 % 10);
+		*p++ = (char)('0' + x % 10);
+		*p++ = '.';
+	}
+	return (size_t)(p - o - 1);
 }
 
 static const char *proto_name(unsigned p)
@@ -712,41 +830,95 @@ static const char *proto_name(unsigned p)
 	}
 }
 
+/* A listing's cell in human form. */
+static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum q_field f,
+			char *o)
+{
+	const struct q_fdef *d = &q_fdefs[f];
+	if (d->type == QF_ADDR)
+		return addr_text((const uint8_t *)x + d->off, o);
+	uint64_t v = q_rec_num(x, f);
+	switch (f) {
+	case Q_F_FIRST:
+	case Q_F_LAST: return time_text(v, o);
+	case Q_F_DURATION: return dur_text(v, o);
+	case Q_F_FLAGS: return flags_text(v, o);
+	case Q_F_PROTO: {
+		const char *pn = proto_name((unsigned)v);
+		if (!pn)
+			return u64_text(v, o);
+		size_t n = strlen(pn);
+		memcpy(o, pn, n);
+		return n;
+	}
+	case Q_F_PACKETS:
+	case Q_F_BYTES: {
+		if (r->q->spec.scale && x->sampling > 1)
+			v *= x->sampling;
+		char t[32];
+		q_fmt_human(v, t, sizeof(t));
+		size_t n = strlen(t);
+		memcpy(o, t, n);
+		return n;
+	}
+	default: return u64_text(v, o);
+	}
+}
+
+size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show, char *out,
+			 uint8_t *lens)
+{
+	size_t n = 0;
+	unsigned k = 0;
+	if (r->final && r->q->spec.kind == Q_LIST && row < r->nout) {
+		const struct flow_rec *x = q_list_row(r, row);
+		/* rows are read in output order, scattered in memory: fetch the
+		 * record a few rows ahead while this one is formatted */
+		if (row + 8 < r->nout) {
+			const char *ahead = (const char *)q_list_row(r, row + 8);
+			__builtin_prefetch(ahead);
+			__builtin_prefetch(ahead + 64);
+			__builtin_prefetch(ahead + 128);
+		}
+		for (unsigned c = 0; c < r->ncols; c++) {
+			if (!show[c])
+				continue;
+			size_t l = list_text(r, x, r->col_f[c], out + n);
+			lens[k++] = (uint8_t)l;
+			n += l;
+		}
+		return n;
+	}
+	char buf[Q_CELL_MAX];
+	for (unsigned c = 0; c < r->ncols; c++) {
+		if (!show[c])
+			continue;
+		size_t l = strlen(q_result_cell(r, row, c, true, buf, sizeof(buf)));
+		memcpy(out + n, buf, l);
+		lens[k++] = (uint8_t)l;
+		n += l;
+	}
+	return n;
+}
+
 const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool human, char *buf,
 			  size_t len)
 {
+	char t[Q_CELL_TEXT];
 	buf[0] = 0;
 	if (!r->final || row >= r->nout || c >= r->ncols)
 		return buf;
 	const struct q_spec *sp = &r->q->spec;
 	enum q_field f = r->col_f[c];
-	const uint8_t *addr = NULL;
 	if (r->col_kind[c] == CK_FIELD) {
 		const struct q_fdef *d = &q_fdefs[f];
+		if (sp->kind == Q_LIST && (human || d->type == QF_ADDR))
+			return put_cut(buf, len, t, list_text(r, q_list_row(r, row), f, t));
+		if (sp->kind != Q_LIST && is_other(r, row))
+			return snprintf(buf, len, "other"), buf;
 		if (d->type == QF_ADDR || d->type == QF_NET) {
-			if (sp->kind == Q_LIST)
-				addr = (const uint8_t *)&r->rows[row] + d->off;
-			else if (is_other(r, row))
-				return snprintf(buf, len, "other"), buf;
-			else
-				addr = r->out[row] + key_off(r, c);
-			char a[ADDR_STRLEN];
-			if (addr_is_v4(addr)) {
-				/* dotted quad by hand: listings print many */
-				char *p = a;
-				for (unsigned i = 12; i < 16; i++) {
-					unsigned o = addr[i];
-					if (o >= 100)
-						*p++ = (char)('0' + o / 100);
-					if (o >= 10)
-						*p++ = (char)('0' + o / 10 % 10);
-					*p++ = (char)('0' + o % 10);
-					*p++ = '.';
-				}
-				p[-1] = 0;
-			} else {
-				addr_format(addr, false, a, sizeof(a));
-			}
+			const uint8_t *addr = r->out[row] + key_off(r, c);
+			size_t n = addr_text(addr, t);
 			if (d->type == QF_NET) {
 				unsigned pl = 0;
 				for (unsigned g = 0; g < sp->ngroup; g++)
@@ -754,60 +926,30 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 						pl = sp->group[g].plen;
 				if (addr_is_v4(addr) && pl > 32)
 					pl = 32;
-				snprintf(buf, len, "%s/%u", a, pl);
-			} else {
-				put_cut(buf, len, a, strlen(a));
+				return snprintf(buf, len, "%.*s/%u", (int)n, t, pl), buf;
 			}
-			return buf;
+			return put_cut(buf, len, t, n);
 		}
-		if (sp->kind != Q_LIST && is_other(r, row))
-			return snprintf(buf, len, "other"), buf;
 	}
 	uint64_t v = q_result_num(r, row, c);
-	enum q_ctype t = q_result_col_type(r, c);
-	if (human && t == Q_CT_TIME)
-		return fmt_time(v, buf, len);
+	if (human && q_result_col_type(r, c) == Q_CT_TIME)
+		return put_cut(buf, len, t, time_text(v, t));
 	if (human && r->col_kind[c] == CK_FIELD) {
-		if (f == Q_F_PROTO && proto_name((unsigned)v)) {
+		switch (f) {
+		case Q_F_PROTO: {
 			const char *pn = proto_name((unsigned)v);
-			size_t n = strlen(pn);
-			if (n < len) {
-				memcpy(buf, pn, n + 1);
-				return buf;
-			}
-			return snprintf(buf, len, "%s", pn), buf;
+			if (pn)
+				return put_cut(buf, len, pn, strlen(pn));
+			break;
 		}
-		if (f == Q_F_FLAGS) {
-			static const char fl[] = "FSRPAUEC";
-			char o[9];
-			for (unsigned i = 0; i < 8; i++)
-				o[7 - i] = (v >> i) & 1 ? fl[i] : '.';
-			o[8] = 0;
-			/* nfdump prints ".A..S." style; keep all 8 bits */
-			size_t n = len > 8 ? 9 : len;
-			if (n) {
-				memcpy(buf, o, n);
-				buf[n - 1] = 0;
-			}
-			return buf;
+		case Q_F_FLAGS: return put_cut(buf, len, t, flags_text(v, t));
+		case Q_F_DURATION: return put_cut(buf, len, t, dur_text(v, t));
+		case Q_F_PACKETS:
+		case Q_F_BYTES: return q_fmt_human(v, buf, len);
+		default: break;
 		}
-		if (f == Q_F_DURATION && len >= 26) {
-			fmt_u64(v / 1000, buf, len);
-			size_t n = strlen(buf);
-			unsigned ms = (unsigned)(v % 1000);
-			buf[n] = '.';
-			buf[n + 1] = (char)('0' + ms / 100);
-			buf[n + 2] = (char)('0' + ms / 10 % 10);
-			buf[n + 3] = (char)('0' + ms % 10);
-			buf[n + 4] = 0;
-			return buf;
-		}
-		if (f == Q_F_DURATION)
-			return snprintf(buf, len, "%" PRIu64 ".%03" PRIu64, v / 1000, v % 1000), buf;
-		if (f == Q_F_PACKETS || f == Q_F_BYTES)
-			return q_fmt_human(v, buf, len);
 	}
 	if (human && r->col_kind[c] != CK_FIELD && r->col_kind[c] != CK_TIME)
 		return q_fmt_human(v, buf, len);
-	return fmt_u64(v, buf, len);
+	return put_cut(buf, len, t, u64_text(v, t));
 }

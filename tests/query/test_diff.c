@@ -629,7 +629,7 @@ static int compare_ref(const struct q_result *r, const struct q_spec *sp, const 
 		size_t want = sp->limit && sp->limit < nm ? sp->limit : nm;
 		int bad = q_result_nrows(r) != want;
 		for (size_t i = 0; i < want && !bad; i++)
-			bad = memcmp(&l[i], &r->rows[i], sizeof(*l)) != 0;
+			bad = memcmp(&l[i], q_list_row(r, i), sizeof(*l)) != 0;
 		free(l);
 		CHECK(!bad, "%s: listing differs (%zu rows, reference %zu of %zu)", desc,
 		      q_result_nrows(r), want, nm);
