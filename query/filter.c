@@ -997,10 +997,31 @@ static void addr_col(const uint8_t *a, uint32_t n, const struct q_node *nd, uint
 	}
 }
 
-/* m[i] (=|) dm[code[i]]: a test done once per dictionary entry, per row */
-static void by_code(const uint16_t *code, uint32_t n, const uint8_t *dm, uint8_t *m, bool acc)
+/* m[i] (=|) dm[code[i]]: a test done once per dictionary entry (nd of
+ * them), per row. A point filter (a host, a port) matches one entry or
+ * none: then the rows are compared with that code (vectorised) or left
+ * alone, no gather at all. */
+static void by_code(const uint16_t *code, uint32_t n, const uint8_t *dm, uint32_t nd, uint8_t *m,
+		    bool acc)
 {
-	if (acc) {
+	uint32_t hits = 0, k = 0;
+	for (uint32_t e = 0; e < nd; e++) {
+		hits += dm[e];
+		k = dm[e] ? e : k;
+	}
+	if (hits == 0) {
+		if (!acc)
+			memset(m, 0, n);
+	} else if (hits == 1) {
+		uint16_t kc = (uint16_t)k;
+		if (acc) {
+			for (uint32_t i = 0; i < n; i++)
+				m[i] |= (uint8_t)(code[i] == kc);
+		} else {
+			for (uint32_t i = 0; i < n; i++)
+				m[i] = (uint8_t)(code[i] == kc);
+		}
+	} else if (acc) {
 		for (uint32_t i = 0; i < n; i++)
 			m[i] |= dm[code[i]];
 	} else {
@@ -1016,7 +1037,7 @@ static void addr_test(const struct st_cols *c, int col, struct q_fscratch *s,
 {
 	if (c->code[col]) {
 		addr_col(c->dict[col], c->ndict[col], nd, s->dm, false);
-		by_code(c->code[col], c->n, s->dm, m, acc);
+		by_code(c->code[col], c->n, s->dm, c->ndict[col], m, acc);
 	} else {
 		addr_col(c->col[col], c->n, nd, m, acc);
 	}
@@ -1028,7 +1049,7 @@ static void num_test(const struct st_cols *c, int col, unsigned w, struct q_fscr
 {
 	if (c->code[col]) {
 		cmp_col(c->dict[col], w, c->ndict[col], cmp, x, s->dm, false);
-		by_code(c->code[col], c->n, s->dm, m, acc);
+		by_code(c->code[col], c->n, s->dm, c->ndict[col], m, acc);
 	} else {
 		cmp_col(c->col[col], w, c->n, cmp, x, m, acc);
 	}
