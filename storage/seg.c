@@ -496,6 +496,8 @@ struct blk_enc {
 	uint32_t hist[4096]; /* ENC_DICT_HOT: entries per count (HOT_CAP) */
 	uint32_t *stamp;  /* ENC_DEP: attempt that set each table entry */
 	uint32_t dep_gen;
+	struct buf sort6; /* ENC_DICT_MIX: IPv6 entries being sorted (2 x nd) */
+	uint32_t cnt6[12][2048]; /* ENC_DICT_MIX: radix histograms */
 };
 
 /* Columns that ENC_DEP may name as parent: routers derive AS numbers,
@@ -545,6 +547,7 @@ void blk_enc_free(struct blk_enc *e)
 	buf_free(&e->vals);
 	buf_free(&e->dict);
 	buf_free(&e->ints);
+	buf_free(&e->sort6);
 	free(e->idx);
 	free(e->map);
 	free(e->slots);
@@ -861,12 +864,36 @@ static int enc_dict(struct blk_enc *e, uint32_t n, unsigned w, uint32_t nd)
 	return put_dict(e, e->idx, n, w, nd);
 }
 
+/* LSD radix sort of a[0..n) by the high 32 bits (3 x 11 bits): no
+ * comparisons. t is scratch of n; returns whichever holds the result. */
+static uint64_t *sort_hi32(uint64_t *a, uint64_t *t, uint32_t n)
+{
+	uint32_t cnt[2048];
+	for (unsigned shift = 32; shift < 64; shift += 11) {
+		memset(cnt, 0, sizeof(cnt));
+		for (uint32_t k = 0; k < n; k++)
+			cnt[(a[k] >> shift) & 2047]++;
+		uint32_t sum = 0;
+		for (unsigned j = 0; j < 2048; j++) {
+			uint32_t c = cnt[j];
+			cnt[j] = sum;
+			sum += c;
+		}
+		for (uint32_t k = 0; k < n; k++)
+			t[cnt[(a[k] >> shift) & 2047]++] = a[k];
+		uint64_t *x = a;
+		a = t;
+		t = x;
+	}
+	return a;
+}
+
 /* Sort a dictionary of IPv4 addresses (e->dict: nd entries of 4 bytes,
  * network order) ascending and renumber e->idx[0..n). Sorted, the
  * dictionary shrinks to LEB128 gaps (ENC_DICT_DELTA: an internal /16 costs
  * a byte an entry), and tables of columns that depend on the address
  * (ENC_DEP) follow address order, where LZ4 finds runs (one mask, one
- * interface per subnet). LSD radix sort, 3 x 11 bits: no comparisons. */
+ * interface per subnet). */
 static int dict_sort4(struct blk_enc *e, uint32_t n, uint32_t nd)
 {
 	if (buf_reserve(&e->ints, (size_t)nd * 8))
@@ -875,23 +902,7 @@ static int dict_sort4(struct blk_enc *e, uint32_t n, uint32_t nd)
 	uint8_t *dv = e->dict.p;
 	for (uint32_t k = 0; k < nd; k++)
 		a[k] = (uint64_t)__builtin_bswap32(le32_ld(dv + (size_t)k * 4)) << 32 | k;
-	uint32_t cnt[2048];
-	for (unsigned shift = 32; shift < 64; shift += 11) {
-		memset(cnt, 0, sizeof(cnt));
-		for (uint32_t k = 0; k < nd; k++)
-			cnt[(a[k] >> shift) & 2047]++;
-		uint32_t sum = 0;
-		for (unsigned j = 0; j < 2048; j++) {
-			uint32_t c = cnt[j];
-			cnt[j] = sum;
-			sum += c;
-		}
-		for (uint32_t k = 0; k < nd; k++)
-			t[cnt[(a[k] >> shift) & 2047]++] = a[k];
-		uint64_t *x = a;
-		a = t;
-		t = x;
-	}
+	a = sort_hi32(a, t, nd);
 	uint16_t *perm = e->map;
 	for (uint32_t k = 0; k < nd; k++) {
 		le32_st(dv + (size_t)k * 4, __builtin_bswap32((uint32_t)(a[k] >> 32)));
@@ -900,6 +911,159 @@ static int dict_sort4(struct blk_enc *e, uint32_t n, uint32_t nd)
 	for (uint32_t i = 0; i < n; i++)
 		e->idx[i] = perm[e->idx[i]];
 	return 0;
+}
+
+/* An IPv6 dictionary entry as a 128-bit number (hi: bytes 0-7). */
+struct k6 {
+	uint64_t hi, lo;
+	uint32_t k; /* its entry number before sorting */
+};
+
+/* The low half of the largest v4-mapped address, ::ffff:255.255.255.255
+ * (its high half is 0), as a big-endian number. */
+#define V4MAX_LO 0x0000ffffffffffffull
+
+/* ENC_DICT_MIX: put a 16-byte address dictionary (e->dict, nd entries) in
+ * the order the encoding stores it -- the v4-mapped entries ascending, then
+ * the others ascending -- and renumber e->idx[0..n). *nd4 gets the number
+ * of v4-mapped entries. That order is ascending as a whole only when every
+ * IPv6 entry lies above ::ffff:255.255.255.255; 1 (nothing changed) when
+ * one does not (::, ::1, IPv4-compatible ::a.b.c.d): DICT_MIX does not
+ * apply then. 0 done, -ENOMEM.
+ * Both parts are radix sorted: the IPv4 numbers as in dict_sort4(), the
+ * IPv6 ones by 11-bit digits of the 128-bit number, skipping the digits
+ * every entry shares (histograms of all digits come from one pass). */
+static int dict_sort16(struct blk_enc *e, uint32_t n, uint32_t nd, uint32_t *nd4_out)
+{
+	if (buf_reserve(&e->ints, (size_t)nd * 8) ||
+	    buf_reserve(&e->sort6, (size_t)nd * 2 * sizeof(struct k6)))
+		return -ENOMEM;
+	uint64_t *a4 = e->dep;
+	struct k6 *a6 = (struct k6 *)(void *)e->sort6.p, *t6 = a6 + nd;
+	uint8_t *dv = e->dict.p;
+	uint32_t nd4 = 0, nd6 = 0;
+	for (uint32_t k = 0; k < nd; k++) {
+		uint64_t hi = be64_ld(dv + (size_t)k * 16), lo = be64_ld(dv + (size_t)k * 16 + 8);
+		if (!hi && lo >> 32 == 0xffff) {
+			a4[nd4++] = lo << 32 | k;
+		} else {
+			if (!hi && lo < V4MAX_LO)
+				return 1;
+			a6[nd6++] = (struct k6){ hi, lo, k };
+		}
+	}
+	a4 = sort_hi32(a4, (uint64_t *)(void *)e->ints.p, nd4);
+	if (nd6 > 1) {
+		memset(e->cnt6, 0, sizeof(e->cnt6));
+		for (uint32_t k = 0; k < nd6; k++) {
+			unsigned __int128 x = (unsigned __int128)a6[k].hi << 64 | a6[k].lo;
+			for (unsigned d = 0; d < 12; d++)
+				e->cnt6[d][(uint32_t)(x >> (11 * d)) & 2047]++;
+		}
+		for (unsigned d = 0; d < 12; d++) {
+			uint32_t *cnt = e->cnt6[d], sum = 0;
+			unsigned sh = 11 * d;
+			unsigned __int128 x0 = (unsigned __int128)a6[0].hi << 64 | a6[0].lo;
+			if (cnt[(uint32_t)(x0 >> sh) & 2047] == nd6)
+				continue; /* every entry has this digit: nothing would move */
+			for (unsigned j = 0; j < 2048; j++) {
+				uint32_t c = cnt[j];
+				cnt[j] = sum;
+				sum += c;
+			}
+			for (uint32_t k = 0; k < nd6; k++) {
+				unsigned __int128 x = (unsigned __int128)a6[k].hi << 64 | a6[k].lo;
+				t6[cnt[(uint32_t)(x >> sh) & 2047]++] = a6[k];
+			}
+			struct k6 *x = a6;
+			a6 = t6;
+			t6 = x;
+		}
+	}
+	uint16_t *perm = e->map;
+	for (uint32_t k = 0; k < nd4; k++) {
+		uint8_t *o = dv + (size_t)k * 16;
+		le64_st(o, 0);
+		le32_st(o + 8, 0xffff0000u); /* bytes 00 00 ff ff */
+		le32_st(o + 12, __builtin_bswap32((uint32_t)(a4[k] >> 32)));
+		perm[(uint32_t)a4[k]] = (uint16_t)k;
+	}
+	for (uint32_t k = 0; k < nd6; k++) {
+		uint8_t *o = dv + (size_t)(nd4 + k) * 16;
+		le64_st(o, __builtin_bswap64(a6[k].hi));
+		le64_st(o + 8, __builtin_bswap64(a6[k].lo));
+		perm[a6[k].k] = (uint16_t)(nd4 + k);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		e->idx[i] = perm[e->idx[i]];
+	*nd4_out = nd4;
+	return 0;
+}
+
+/* Bytes entry k of a sorted IPv6 list shares with entry k - 1 (0 for the
+ * first): ENC_DICT_MIX stores only the rest. Entries are distinct, so at
+ * most 15. */
+static inline unsigned pfx6(const uint8_t *dv, uint32_t k)
+{
+	if (!k)
+		return 0;
+	const uint8_t *x = dv + (size_t)k * 16, *y = x - 16;
+	uint64_t h = be64_ld(x) ^ be64_ld(y);
+	if (h)
+		return (unsigned)__builtin_clzll(h) >> 3;
+	return 8 + ((unsigned)__builtin_clzll(be64_ld(x + 8) ^ be64_ld(y + 8)) >> 3);
+}
+
+/* Raw size of ENC_DICT_MIX for the dictionary dict_sort16() left. */
+static size_t dict_mix_size(const struct blk_enc *e, uint32_t n, uint32_t nd, uint32_t nd4)
+{
+	const uint8_t *dv = e->dict.p;
+	size_t len = 8 + ((size_t)n * idx_bits(nd) + 7) / 8;
+	uint32_t prev = 0;
+	for (uint32_t k = 0; k < nd4; k++) {
+		uint32_t x = __builtin_bswap32(le32_ld(dv + (size_t)k * 16 + 12));
+		len += varint_len(x - prev);
+		prev = x;
+	}
+	const uint8_t *d6 = dv + (size_t)nd4 * 16;
+	for (uint32_t k = 0; k < nd - nd4; k++)
+		len += 17 - pfx6(d6, k);
+	return len;
+}
+
+/* ENC_DICT_MIX: u32 nd4, u32 nd6, the IPv4 entries as DICT_DELTA's LEB128
+ * gaps, the IPv6 entries front-coded (u8 bytes shared with the previous
+ * entry, then the other bytes), the indices as in DICT. */
+static int enc_dict_mix(struct blk_enc *e, enum st_col c, uint32_t n, uint32_t nd, uint32_t nd4)
+{
+	for (unsigned p = 0; p < 2; p++)
+		if (c == dep_parent[p])
+			e->pnd[p] = nd;
+	size_t len = dict_mix_size(e, n, nd, nd4);
+	e->raw.len = 0;
+	if (buf_reserve(&e->raw, len + 16))
+		return -ENOMEM;
+	const uint8_t *dv = e->dict.p;
+	le32_st(e->raw.p, nd4);
+	le32_st(e->raw.p + 4, nd - nd4);
+	e->raw.len = 8;
+	uint32_t prev = 0;
+	for (uint32_t k = 0; k < nd4; k++) {
+		uint32_t x = __builtin_bswap32(le32_ld(dv + (size_t)k * 16 + 12));
+		put_varint(&e->raw, x - prev);
+		prev = x;
+	}
+	const uint8_t *d6 = dv + (size_t)nd4 * 16;
+	uint8_t *o = e->raw.p + e->raw.len;
+	for (uint32_t k = 0; k < nd - nd4; k++) {
+		unsigned pl = pfx6(d6, k);
+		*o++ = (uint8_t)pl;
+		memcpy(o, d6 + (size_t)k * 16 + pl, 16 - pl);
+		o += 16 - pl;
+	}
+	e->raw.len = (size_t)(o - e->raw.p);
+	pack_idx(&e->raw, e->idx, n, idx_bits(nd));
+	return e->raw.len == len ? 0 : -EINVAL;
 }
 
 /* Bytes of the LEB128 values of a sorted 4-byte address dictionary. */
@@ -1050,6 +1214,22 @@ static int enc_dict_parent(struct blk_enc *e, enum st_col c, uint32_t n, unsigne
 	return enc_dict(e, n, w, nd);
 }
 
+/* The dictionary encoding enc_column() chose: DICT, DICT_DELTA (or
+ * DICT_HOT, which it decides) or DICT_MIX. Sets *enc. */
+static int enc_dict_any(struct blk_enc *e, enum st_col c, uint32_t n, unsigned w, uint32_t nd,
+			uint8_t kind, uint32_t nd4, uint8_t *enc)
+{
+	*enc = kind;
+	switch (kind) {
+	case ENC_DICT_DELTA:
+		return enc_dict_delta(e, c, n, nd, enc);
+	case ENC_DICT_MIX:
+		return enc_dict_mix(e, c, n, nd, nd4);
+	default:
+		return enc_dict_parent(e, c, n, w, nd);
+	}
+}
+
 /* ENC_DEP: is column v (width w <= 4) a function of parent p's dictionary
  * entry? Then store that function: one value per parent entry, itself as
  * a dictionary. Returns 0 with the chunk in e->raw, 1 when v is not a
@@ -1094,10 +1274,12 @@ static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, 
 }
 
 
-/* Bits needed for v (0 for 0). */
-static unsigned bits_of(uint64_t v)
+/* Bits needed for v (0 for 0). Without a branch: PERPKT's decoder takes
+ * it of every row's packet count - 1, and single-packet flows (0) come at
+ * random. */
+static inline unsigned bits_of(uint64_t v)
 {
-	return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+	return 64 - (unsigned)__builtin_clzll(v | 1) - (v == 0);
 }
 
 #define PACK_MAX_W 56 /* value + 7 bits of offset fit one 64-bit load */
@@ -1579,11 +1761,15 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 				return 0;
 			}
 		}
+		/* a DEP chunk that was not smaller must not stay in front of
+		 * the encoding chosen instead (VARINT appends to e->raw) */
+		e->raw.len = 0;
 	}
 	/* Counters have too many distinct values for a dictionary to pay. */
 	uint32_t nd = cd->kind == K_U64 || w == 2 ? 0 : dict_build(e, v, n, w, 65536);
 	size_t dsz = nd ? dict_size(n, w, nd) : SIZE_MAX;
-	bool delta = false;
+	bool delta = false, mix = false;
+	uint32_t nd4 = 0;
 	if (nd >= 2 && cd->kind == K_ADDR && w == 4) {
 		int rc = dict_sort4(e, n, nd);
 		if (rc)
@@ -1594,16 +1780,27 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 			delta = true;
 		}
 	}
+	if (nd >= 2 && cd->kind == K_ADDR && w == 16) {
+		/* a block with some IPv6 rows: IPv4 entries as gaps (1-3 bytes
+		 * instead of 16), IPv6 ones front-coded */
+		int rc = dict_sort16(e, n, nd, &nd4);
+		if (rc < 0)
+			return rc;
+		size_t msz = rc ? SIZE_MAX : dict_mix_size(e, n, nd, nd4);
+		if (msz < dsz) {
+			dsz = msz;
+			mix = true;
+		}
+	}
 	for (unsigned p = 0; p < 2 && nd; p++)
 		if (c == dep_parent[p]) {
 			/* kept for ENC_DEP children; pnd set only if DICT wins */
 			memcpy(e->pidx[p], e->idx, (size_t)n * sizeof(*e->idx));
 		}
 	/* a dictionary under one byte a row beats LEB128 without counting */
-	if (nd && dsz < n) {
-		*enc = delta ? ENC_DICT_DELTA : ENC_DICT;
-		return delta ? enc_dict_delta(e, c, n, nd, enc) : enc_dict_parent(e, c, n, w, nd);
-	}
+	if (nd && dsz < n)
+		return enc_dict_any(e, c, n, w, nd, delta ? ENC_DICT_DELTA : mix ? ENC_DICT_MIX : ENC_DICT,
+				    nd4, enc);
 	/* plain size of the alternative to a dictionary */
 	size_t plain = (size_t)n * w;
 	if (cd->kind == K_U64 || cd->kind == K_U32) {
@@ -1611,10 +1808,9 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		for (uint32_t i = 0; i < n; i++)
 			plain += varint_len(w == 8 ? le64_ld(v + (size_t)i * 8) : le32_ld(v + (size_t)i * 4));
 	}
-	if (nd && dsz < plain) {
-		*enc = delta ? ENC_DICT_DELTA : ENC_DICT;
-		return delta ? enc_dict_delta(e, c, n, nd, enc) : enc_dict_parent(e, c, n, w, nd);
-	}
+	if (nd && dsz < plain)
+		return enc_dict_any(e, c, n, w, nd, delta ? ENC_DICT_DELTA : mix ? ENC_DICT_MIX : ENC_DICT,
+				    nd4, enc);
 	switch (cd->kind) {
 	case K_U64:
 	case K_U32: {
@@ -1680,9 +1876,15 @@ static int put_chunk(struct blk_enc *e, uint8_t enc, uint8_t *comp, uint32_t *st
 	/* Fixed-width codes of many distinct values (ports, per-packet
 	 * quotients, time deltas) leave LZ4 nothing to find: on the default
 	 * mix it saved under 1 % of these chunks, at a fifth of the
-	 * encoder's LZ4 time. ZSTD's entropy coder still gains on them. */
+	 * encoder's LZ4 time. So for DICT_MIX chunks of over 512 entries
+	 * (source and destination addresses: 1.4 %), which also spares the
+	 * reader a decompression of every address chunk it scans; small
+	 * ones (next hops) have short codes in runs, which LZ4 shortens.
+	 * ZSTD's entropy coder still gains on them all. */
 	bool dense = enc == ENC_PDICT || enc == ENC_PERPKT || enc == ENC_DELTA_BITS ||
-		     enc == ENC_DUR_BITS || enc == ENC_FOR_BITS || enc == ENC_MAXDELTA;
+		     enc == ENC_DUR_BITS || enc == ENC_FOR_BITS || enc == ENC_MAXDELTA ||
+		     (enc == ENC_DICT_MIX && rl >= 8 &&
+		      (uint64_t)le32_ld(e->raw.p) + le32_ld(e->raw.p + 4) > 512);
 	if (rl >= 64 && e->codec == ST_CODEC_LZ4 && !dense) {
 		int bound = LZ4_compressBound((int)rl);
 		if (buf_reserve(&e->out, (size_t)bound))
@@ -2099,13 +2301,14 @@ static void put_rows(uint8_t *col, const struct coldef *cd, unsigned w, const ui
 		put_elem(col, sz, i, dv + (size_t)rows[i] * w, w, cd->kind == K_ADDR);
 }
 
-/* n values of b <= 16 bits packed in p[0..len) into out[]: 8-byte loads
- * while 8 bytes remain, bounded loads at the end. The caller checked len
- * against n and b. Returns the largest value (for range checks). */
-static uint32_t unpack16(const uint8_t *p, size_t len, uint32_t n, unsigned b, uint16_t *out)
+/* Values i0..n-1 of b <= 16 bits packed in p[0..len) into out[]: 8-byte
+ * loads while 8 bytes remain, bounded loads at the end. The caller checked
+ * len against n and b. Returns the largest value (for range checks). */
+static uint32_t unpack16_from(const uint8_t *p, size_t len, uint32_t i, uint32_t n, unsigned b,
+			      uint16_t *out)
 {
-	uint32_t mask = (1u << b) - 1, i = 0, mx = 0;
-	size_t bit = 0;
+	uint32_t mask = (1u << b) - 1, mx = 0;
+	size_t bit = (size_t)i * b;
 	for (; i < n && (bit >> 3) + 8 <= len; i++, bit += b) {
 		uint32_t x = (uint32_t)(le64_ld(p + (bit >> 3)) >> (bit & 7)) & mask;
 		out[i] = (uint16_t)x;
@@ -2117,6 +2320,109 @@ static uint32_t unpack16(const uint8_t *p, size_t len, uint32_t n, unsigned b, u
 		mx = x > mx ? x : mx;
 	}
 	return mx;
+}
+
+static uint32_t unpack16_scalar(const uint8_t *p, size_t len, uint32_t n, unsigned b, uint16_t *out)
+{
+	return unpack16_from(p, len, 0, n, b, out);
+}
+
+#ifdef SEG_X86
+/* Sixteen indices a round with AVX2: eight values at b bits fill exactly b
+ * bytes, so each group of eight starts on a byte. A 256-bit register takes
+ * values 0-3 of a group in its low lane (16 bytes loaded at the group) and
+ * 4-7 in its high lane (loaded at byte 4b/8, bit offset 4b mod 8); a byte
+ * shuffle puts the 3 bytes that hold each value (<= 16 bits at an offset of
+ * < 8) in a 32-bit lane, a per-lane shift and a mask finish it. Tables per
+ * b, built at start-up. */
+struct up_tab {
+	uint8_t shuf[32];
+	uint32_t shift[8];
+};
+static struct up_tab up_tab[17] __attribute__((aligned(32)));
+static bool up_ok;
+
+/* The same start-up detection as vb_init(): tables, and whether to use them. */
+__attribute__((constructor)) static void up_init(void)
+{
+	__builtin_cpu_init();
+	up_ok = __builtin_cpu_supports("avx2");
+	for (unsigned b = 1; b <= 16; b++) {
+		unsigned hi_bits = 8 * ((4 * b) >> 3); /* where the high lane's load starts */
+		for (unsigned v = 0; v < 8; v++) {
+			unsigned o = v * b - (v >= 4 ? hi_bits : 0), lane = v >= 4 ? 16 : 0;
+			for (unsigned t = 0; t < 4; t++) /* o >> 3 <= 6: inside the lane's 16 bytes */
+				up_tab[b].shuf[lane + 4 * (v & 3) + t] = (uint8_t)((o >> 3) + t);
+			up_tab[b].shift[v] = o & 7;
+		}
+	}
+}
+
+__attribute__((target("avx2"))) static inline __m256i up_group(const uint8_t *g, size_t h,
+								 __m256i shuf, __m256i sh,
+								 __m256i mask)
+{
+	__m256i x = _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g));
+	x = _mm256_inserti128_si256(x, _mm_loadu_si128((const __m128i *)(const void *)(g + h)), 1);
+	return _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(x, shuf), sh), mask);
+}
+
+__attribute__((target("avx2"))) static uint32_t unpack16_avx2(const uint8_t *p, size_t len,
+								uint32_t n, unsigned b, uint16_t *out)
+{
+	const __m256i shuf = _mm256_load_si256((const __m256i *)(const void *)up_tab[b].shuf);
+	const __m256i sh = _mm256_load_si256((const __m256i *)(const void *)up_tab[b].shift);
+	const __m256i mask = _mm256_set1_epi32((int)((1u << b) - 1));
+	__m256i mx = _mm256_setzero_si256();
+	size_t h = (4 * b) >> 3, at = 0;
+	uint32_t i = 0;
+	/* the last load of a round ends at at + b + h + 16: never past len */
+	for (; i + 16 <= n && at + b + h + 16 <= len; i += 16, at += 2 * (size_t)b) {
+		__m256i g0 = up_group(p + at, h, shuf, sh, mask);
+		__m256i g1 = up_group(p + at + b, h, shuf, sh, mask);
+		/* packus: lanes hold values 0-3, 8-11 | 4-7, 12-15; the
+		 * permute restores their order (values < 2^16: no saturation) */
+		__m256i v = _mm256_permute4x64_epi64(_mm256_packus_epi32(g0, g1), 0xd8);
+		_mm256_storeu_si256((__m256i *)(void *)(out + i), v);
+		mx = _mm256_max_epu16(mx, v);
+	}
+	__m128i m = _mm_max_epu16(_mm256_castsi256_si128(mx), _mm256_extracti128_si256(mx, 1));
+	m = _mm_max_epu16(m, _mm_srli_si128(m, 8));
+	m = _mm_max_epu16(m, _mm_srli_si128(m, 4));
+	m = _mm_max_epu16(m, _mm_srli_si128(m, 2));
+	uint32_t top = (uint32_t)_mm_extract_epi16(m, 0), rest = unpack16_from(p, len, i, n, b, out);
+	return rest > top ? rest : top;
+}
+#endif
+
+/* n values of b <= 16 bits packed in p[0..len) into out[]; the caller
+ * checked len against n and b. Returns the largest value (range checks).
+ * The kernel is chosen at start-up (up_init): AVX2 where the CPU has it. */
+static inline uint32_t unpack16(const uint8_t *p, size_t len, uint32_t n, unsigned b, uint16_t *out)
+{
+#ifdef SEG_X86
+	if (up_ok)
+		return unpack16_avx2(p, len, n, b, out);
+#endif
+	return unpack16_scalar(p, len, n, b, out);
+}
+
+int seg_unpack16_impl(unsigned impl, const uint8_t *p, size_t len, uint32_t n, unsigned b,
+		      uint16_t *out, uint32_t *max)
+{
+	if (b < 1 || b > 16 || len != ((size_t)n * b + 7) / 8)
+		return -EINVAL;
+	if (impl == 0) {
+		*max = unpack16_scalar(p, len, n, b, out);
+		return 0;
+	}
+#ifdef SEG_X86
+	if (impl == 1 && up_ok) {
+		*max = unpack16_avx2(p, len, n, b, out);
+		return 0;
+	}
+#endif
+	return -ENOTSUP;
 }
 
 #define BAD (-EBADMSG)
@@ -2259,14 +2565,262 @@ static int get_ints(const uint8_t *r, size_t rl, uint32_t n, bool bits, uint64_t
 	return p == end ? 0 : -1;
 }
 
-/* Entry of every row of a DICT, DICT_DELTA or DICT_HOT chunk into
- * rows->p (u16 x n); *dv: the entries as w-byte values (DICT_DELTA and
- * DICT_HOT: rebuilt into vals). -1 when the lengths do not add up, the gaps
+/* IPv4 entry k of a DICT_MIX dictionary: the running sum x of the gaps,
+ * v4-mapped, at o[16k] (two stores: bytes 0-7 zero, then 00 00 ff ff and
+ * the address in network order). */
+static inline void mix_v4(uint8_t *o, uint32_t k, uint64_t x)
+{
+	uint8_t *e = o + (size_t)k * 16;
+	le64_st(e, 0);
+	le64_st(e + 8, 0xffff0000u | (uint64_t)__builtin_bswap32((uint32_t)x) << 32);
+}
+
+#ifdef SEG_X86
+/* Runs of one- to three-byte gaps, four a round: the continuation bits of
+ * the first eight bytes of a 16-byte load index a table giving how many
+ * whole values of up to 3 bytes they start with (at most 4), the bytes
+ * they use and a shuffle putting each value's bytes in a 32-bit lane; the
+ * lanes' 7-bit groups are joined, prefix-summed onto the running sum and
+ * written as four v4-mapped entries. Built once; used where SSE4.1 is. */
+static uint8_t mg_n[256], mg_used[256];
+static uint8_t mg_shuf[256][16] __attribute__((aligned(16)));
+
+__attribute__((constructor)) static void mg_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		unsigned pos = 0, k = 0;
+		memset(mg_shuf[m], 0x80, 16);
+		while (k < 4 && pos < 8) {
+			unsigned len = 1;
+			while (pos + len - 1 < 8 && (m >> (pos + len - 1) & 1))
+				len++;
+			if (len > 3 || pos + len > 8)
+				break; /* longer, or cut by the window: not a table case */
+			for (unsigned t = 0; t < len; t++)
+				mg_shuf[m][4 * k + t] = (uint8_t)(pos + t);
+			pos += len;
+			k++;
+		}
+		mg_n[m] = (uint8_t)k;
+		mg_used[m] = (uint8_t)pos;
+	}
+}
+
+/* Gaps from *pp while four entries fit (k + 4 <= nd4: the rounds write
+ * four) and 16 bytes can be loaded; a value the table does not take goes
+ * through get_varint(). Adds to *x (the running sum: a 64-bit count, so
+ * that a sum past 32 bits is seen at the end) and *zeros (zero gaps).
+ * Returns the entries written; stops early on a malformed value (the
+ * caller's scalar path then reports it). */
+__attribute__((target("ssse3,sse4.1"))) static uint32_t mix_gaps_simd(const uint8_t **pp,
+									const uint8_t *end,
+									uint32_t nd4, uint8_t *o,
+									uint64_t *xp, uint32_t *zp)
+{
+	const uint8_t *p = *pp;
+	uint64_t x = *xp;
+	uint32_t k = 0, zeros = *zp;
+	const __m128i m7 = _mm_set1_epi32(0x7f), m14 = _mm_set1_epi32(0x3f80);
+	const __m128i m21 = _mm_set1_epi32(0x1fc000);
+	/* each lane's u32 in network order, then lane j to bytes 12-15 */
+	const __m128i bswap = _mm_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+	const __m128i v4m = _mm_setr_epi32(0, 0, (int)0xffff0000u, 0); /* bytes 8-11: 00 00 ff ff */
+	while (k + 4 <= nd4 && end - p >= 16) {
+		__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned m = (unsigned)_mm_movemask_epi8(in) & 0xff, n = mg_n[m];
+		if (!n) {
+			uint64_t g;
+			const uint8_t *s = p;
+			if (get_varint(&s, end, &g) || g >> 32)
+				break;
+			zeros += !g;
+			x += g;
+			uint8_t *e = o + (size_t)k++ * 16;
+			le64_st(e, 0);
+			le64_st(e + 8, 0xffff0000u | (uint64_t)__builtin_bswap32((uint32_t)x) << 32);
+			p = s;
+			continue;
+		}
+		__m128i v = _mm_shuffle_epi8(in, _mm_load_si128((const __m128i *)(const void *)
+								  mg_shuf[m]));
+		v = _mm_or_si128(_mm_and_si128(v, m7),
+				 _mm_or_si128(_mm_and_si128(_mm_srli_epi32(v, 1), m14),
+					      _mm_and_si128(_mm_srli_epi32(v, 2), m21)));
+		/* lanes past n are 0: counted out by the mask */
+		__m128i z = _mm_cmpeq_epi32(v, _mm_setzero_si128());
+		zeros += (unsigned)__builtin_popcount((unsigned)_mm_movemask_ps(_mm_castsi128_ps(z)) &
+						     ((1u << n) - 1));
+		v = _mm_add_epi32(v, _mm_slli_si128(v, 4));
+		v = _mm_add_epi32(v, _mm_slli_si128(v, 8));
+		uint32_t lane[4] __attribute__((aligned(16)));
+		_mm_store_si128((__m128i *)(void *)lane, v);
+		__m128i t = _mm_shuffle_epi8(_mm_add_epi32(v, _mm_set1_epi32((int)(uint32_t)x)), bswap);
+		/* four entries (lanes past n are rewritten by what follows) */
+		uint8_t *e = o + (size_t)k * 16;
+		_mm_storeu_si128((__m128i *)(void *)e, _mm_or_si128(v4m, _mm_slli_si128(t, 12)));
+		_mm_storeu_si128((__m128i *)(void *)(e + 16),
+				 _mm_or_si128(v4m, _mm_slli_si128(_mm_srli_si128(t, 4), 12)));
+		_mm_storeu_si128((__m128i *)(void *)(e + 32),
+				 _mm_or_si128(v4m, _mm_slli_si128(_mm_srli_si128(t, 8), 12)));
+		_mm_storeu_si128((__m128i *)(void *)(e + 48),
+				 _mm_or_si128(v4m, _mm_slli_si128(_mm_srli_si128(t, 12), 12)));
+		x += lane[n - 1];
+		k += n;
+		p += mg_used[m];
+	}
+	*pp = p;
+	*xp = x;
+	*zp = zeros;
+	return k;
+}
+#endif
+
+/* nd4 LEB128 gaps from [*pp, end), summed into v4-mapped entries at o: 0,
+ * or -1 when one is malformed, a gap after the first is 0 or a sum passes
+ * 2^32 - 1. One pass: runs of short gaps by table (mix_gaps_simd), then
+ * value ends found eight bytes at a time as in get_varints() (the loop
+ * carries only those bits), each value gathered from one load at its
+ * start. The gaps mix one-byte runs (hosts of a subnet) with two- and
+ * three-byte ones (servers across the Internet), which get_varints()'
+ * short-value path would leave and re-enter at every longer value. The
+ * checks are made once, at the end: with every gap below 2^32 (their OR
+ * says) the sum of at most 65536 cannot wrap, and it only grows, so the
+ * last sum bounds them all; zero gaps are counted. */
+static int mix_gaps(const uint8_t **pp, const uint8_t *end, uint32_t nd4, uint8_t *o)
+{
+	const uint8_t *start = *pp, *q;
+	uint64_t x = 0, any = 0, g;
+	uint32_t k = 0, zeros = 0;
+#ifdef SEG_X86
+	if (vb_ok)
+		k = mix_gaps_simd(&start, end, nd4, o, &x, &zeros);
+#endif
+	q = start;
+	/* q + 16 <= end: a value starting at or before q + 7 loads 8 bytes;
+	 * k + 8 <= nd4: the (at most eight) values ending in a word fit */
+	while (k + 8 <= nd4 && end - q >= 16) {
+		uint64_t term = ~le64_ld(q) & 0x8080808080808080ull;
+		while (term) {
+			const uint8_t *e = q + (__builtin_ctzll(term) >> 3);
+			size_t len = (size_t)(e - start) + 1;
+			if (len <= 8) {
+				g = leb_gather(le64_ld(start), len);
+			} else {
+				const uint8_t *s2 = start;
+				if (get_varint(&s2, end, &g) || s2 != e + 1)
+					return -1;
+			}
+			any |= g;
+			zeros += !g;
+			x += g;
+			mix_v4(o, k++, x);
+			start = e + 1;
+			term &= term - 1;
+		}
+		q += 8;
+	}
+	for (; k < nd4; k++) {
+		if (get_varint(&start, end, &g))
+			return -1;
+		any |= g;
+		zeros += !g;
+		x += g;
+		mix_v4(o, k, x);
+	}
+	/* the first gap is the first address: 0.0.0.0 is an entry */
+	bool first0 = nd4 && !le32_ld(o + 12);
+	if ((any >> 32) || (x >> 32) || zeros > (uint32_t)first0)
+		return -1;
+	*pp = start;
+	return 0;
+}
+
+/* 16 bytes from pfx_mask + 16 - pl: pl bytes 0xff, then zeros */
+static const uint8_t pfx_mask[32] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+};
+
+/* The dictionary of an ENC_DICT_MIX chunk r[0..rl) of n rows, as 16-byte
+ * addresses into o (room for n entries: nd <= n is checked first): the
+ * IPv4 entries from their gaps, then the IPv6 ones from their shared
+ * prefixes. *nd_out entries; *ix: the packed indices, which run to the end
+ * of the chunk (length checked). -1 when malformed: counts out of range,
+ * lengths that do not add up exactly, an IPv4 gap of 0 (after the first)
+ * or a sum past 2^32 - 1, a prefix length above 15 (or not 0 on the first
+ * entry), IPv6 entries not strictly ascending or not above
+ * ::ffff:255.255.255.255 (so none is v4-mapped and the whole dictionary
+ * ascends). */
+
+static int mix_dict(const uint8_t *r, size_t rl, uint32_t n, uint8_t *o, uint32_t *nd_out,
+		    const uint8_t **ix)
+{
+	if (rl < 8)
+		return -1;
+	uint32_t nd4 = le32_ld(r), nd6 = le32_ld(r + 4);
+	uint64_t nd = (uint64_t)nd4 + nd6;
+	if (nd < 2 || nd > 65536 || nd > n)
+		return -1;
+	const uint8_t *p = r + 8, *end = r + rl;
+	uint64_t bad = 0;
+	if (mix_gaps(&p, end, nd4, o))
+		return -1;
+	/* IPv6: entry k keeps the first pl bytes of entry k - 1. Its other
+	 * 16 - pl bytes end the 16 bytes that start pl bytes before them,
+	 * inside the chunk (the first entry, 17 bytes, and the counts come
+	 * earlier): one 16-byte load, merged by byte masks. The first entry
+	 * is compared with the top of the v4-mapped range. */
+	uint64_t p0 = 0, p1 = 0xffffffffffff0000ull; /* ::ffff:255.255.255.255 as two LE loads */
+	uint8_t *o6 = o + (size_t)nd4 * 16;
+	for (uint32_t k = 0; k < nd6; k++) {
+		if (p >= end)
+			return -1;
+		unsigned pl = *p++;
+		if (pl > 15 || (!k && pl) || (size_t)(end - p) < 16 - pl)
+			return -1;
+		const uint8_t *s = p - pl;
+		/* bytes below pl from the previous entry: masks loaded, not
+		 * computed (pl alternates between hosts and servers) */
+		uint64_t m0 = le64_ld(pfx_mask + 16 - pl), m1 = le64_ld(pfx_mask + 24 - pl);
+		uint64_t c0 = (p0 & m0) | (le64_ld(s) & ~m0), c1 = (p1 & m1) | (le64_ld(s + 8) & ~m1);
+		/* as 128-bit numbers: a compare without a branch (entries of a
+		 * /64 and random servers alternate: it would be mispredicted) */
+		unsigned __int128 cv = (unsigned __int128)__builtin_bswap64(c0) << 64 |
+				       __builtin_bswap64(c1);
+		unsigned __int128 pv = (unsigned __int128)__builtin_bswap64(p0) << 64 |
+				       __builtin_bswap64(p1);
+		bad |= cv <= pv;
+		le64_st(o6 + (size_t)k * 16, c0);
+		le64_st(o6 + (size_t)k * 16 + 8, c1);
+		p0 = c0;
+		p1 = c1;
+		p += 16 - pl;
+	}
+	if (bad || (size_t)(end - p) != ((size_t)n * idx_bits((uint32_t)nd) + 7) / 8)
+		return -1;
+	*nd_out = (uint32_t)nd;
+	*ix = p;
+	return 0;
+}
+
+/* Entry of every row of a DICT, DICT_DELTA, DICT_HOT or DICT_MIX chunk into
+ * rows->p (u16 x n); *dv: the entries as w-byte values (DICT_DELTA,
+ * DICT_HOT and DICT_MIX: rebuilt into vals). -1 when the lengths do not add up, the gaps
  * run past 32 bits or an index is out of range. */
 static int dict_rows(struct buf *vals, struct buf *rows, struct buf *tmp, const uint8_t *r,
 		     size_t rl, uint8_t enc, unsigned w, uint32_t n, uint32_t *nd_out,
 		     const uint8_t **dv)
 {
+	if (enc == ENC_DICT_MIX) {
+		const uint8_t *ix;
+		uint32_t nd;
+		if (w != 16 || buf_reserve(rows, (size_t)n * 2 + 2) || buf_reserve(vals, (size_t)n * 16) ||
+		    mix_dict(r, rl, n, vals->p, &nd, &ix))
+			return -1;
+		*nd_out = nd;
+		*dv = vals->p;
+		return unpack16(ix, (size_t)(r + rl - ix), n, idx_bits(nd),
+				(uint16_t *)(void *)rows->p) >= nd ? -1 : 0;
+	}
 	if (rl < 4)
 		return -1;
 	uint32_t nd = le32_ld(r);
@@ -2349,7 +2903,7 @@ static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_
 static int chunk_raw(struct buf *dst, const uint8_t *de, const uint8_t *chunk, const uint8_t **r,
 		     size_t *rl);
 
-/* DICT_DELTA and DICT_HOT rows. */
+/* DICT_DELTA, DICT_HOT and DICT_MIX rows. */
 static int dec_dict_rows(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, unsigned w,
 			 const struct coldef *cd, uint32_t n, uint8_t *col)
 {
@@ -2531,14 +3085,15 @@ static int dec_dep(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r,
 }
 
 /* A column stored as a dictionary (CONST, DICT, DICT_DELTA, DICT_HOT,
- * DEP) delivered as codes: each row's entry into code (u16 x n) and the
- * entries, decoded, at *dict_out (col, or where they lie when stored at the
- * decoded width). 1 done (*nd_out entries), 0 the encoding is not a
+ * DICT_MIX, DEP) delivered as codes: each row's entry into code (u16 x n)
+ * and the entries, decoded, at *dict_out (in colb, or where they lie when
+ * stored at the decoded width). 1 done (*nd_out entries), 0 the encoding is not a
  * dictionary (decode values instead), <0 malformed. */
 static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *r, size_t rl,
 		     uint8_t enc, unsigned w, const struct coldef *cd, uint32_t n, struct buf *code,
-		     uint8_t *col, uint32_t *nd_out, const uint8_t **dict_out)
+		     struct buf *colb, uint32_t *nd_out, const uint8_t **dict_out)
 {
+	uint8_t *col = colb->p;
 	uint32_t nd;
 	const uint8_t *dv;
 	int rc;
@@ -2571,6 +3126,18 @@ static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *
 		if (cd->kind != K_ADDR || dict_rows(&d->dvals, code, &d->tmp, r, rl, enc, w, n, &nd, &dv))
 			return BAD;
 		break;
+	case ENC_DICT_MIX: {
+		/* the entries straight into col (nd <= n: they fit), used there */
+		const uint8_t *ix;
+		if (cd->kind != K_ADDR || w != 16 || mix_dict(r, rl, n, col, &nd, &ix))
+			return BAD;
+		if (buf_reserve(code, (size_t)n * 2 + 2))
+			return -ENOMEM;
+		if (unpack16(ix, (size_t)(r + rl - ix), n, idx_bits(nd), (uint16_t *)(void *)code->p) >= nd)
+			return BAD;
+		dv = col;
+		break;
+	}
 	case ENC_DEP:
 		if ((rc = dep_rows(d, b, r, rl, w, n, code, &nd, &dv)))
 			return rc;
@@ -2582,10 +3149,17 @@ static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *
 	 * column's own raw chunk or the mapped block); others are widened */
 	unsigned al = cd->size == 16 ? 1 : cd->size; /* addresses: read by memcpy */
 	if (w == cd->size && enc != ENC_DICT_DELTA && enc != ENC_DICT_HOT &&
-	    !((uintptr_t)dv & (al - 1)))
+	    !((uintptr_t)dv & (al - 1))) {
 		*dict_out = dv;
-	else
-		put_vals(col, cd, w, dv, nd);
+	} else {
+		/* a dictionary may hold more entries than the block has rows
+		 * (no writer makes one, but the bytes allow it): room for them
+		 * all, not for n (dv never points into colb here) */
+		if (buf_reserve(colb, (size_t)nd * cd->size))
+			return -ENOMEM;
+		put_vals(colb->p, cd, w, dv, nd);
+		*dict_out = colb->p;
+	}
 	*nd_out = nd;
 	return 1;
 }
@@ -2896,6 +3470,27 @@ static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, 
 		}
 		return 1;
 	}
+	case ENC_DICT_MIX: {
+		/* the whole dictionary (its gaps are sequential), then each
+		 * selected row's index */
+		uint32_t nd;
+		const uint8_t *ix;
+		if (!addr || w != 16)
+			return BAD;
+		if (buf_reserve(&d->dvals, (size_t)n * 16))
+			return -ENOMEM;
+		if (mix_dict(r, rl, n, d->dvals.p, &nd, &ix))
+			return BAD;
+		size_t ixlen = (size_t)(r + rl - ix);
+		unsigned b = idx_bits(nd);
+		for (uint32_t j = 0; j < nsel; j++) {
+			uint32_t k = get_idx(ix, ixlen, sel[j], b);
+			if (k >= nd)
+				return BAD;
+			memcpy(col + (size_t)j * 16, d->dvals.p + (size_t)k * 16, 16);
+		}
+		return 1;
+	}
 	case ENC_FOR_BITS: {
 		if (rl < 9 || addr)
 			return BAD;
@@ -3067,7 +3662,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 		    cd->kind != K_DUR && (cd->kind == K_ADDR ? (w == 4 || w == 16) : w == cd->size)) {
 			uint32_t nd = 0;
 			const uint8_t *dict = col;
-			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], col, &nd, &dict);
+			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], &d->colbuf[c], &nd, &dict);
 			if (rc < 0)
 				return rc;
 			if (rc == 1) {
@@ -3157,7 +3752,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			} else {
 				rc = enc == ENC_DEP	   ? dec_dep(d, b, r, rl, w, cd, n, col)
 				     : enc == ENC_PDICT	   ? dec_pdict(d, r, rl, w, cd, n, col)
-				     : enc == ENC_DICT_DELTA || enc == ENC_DICT_HOT
+				     : enc == ENC_DICT_DELTA || enc == ENC_DICT_HOT || enc == ENC_DICT_MIX
 					     ? dec_dict_rows(d, r, rl, enc, w, cd, n, col)
 							     : dec_fixed(d, r, rl, enc, w, cd, n, col);
 			}

@@ -11,7 +11,7 @@
 #include "store.h"
 
 #define SEG_MAGIC "FLOWDSEG"
-#define SEG_VERSION 2     /* written; readers also take 1 (a subset) */
+#define SEG_VERSION 3     /* written; readers also take 1 and 2 (subsets) */
 #define SEG_VERSION_MIN 1
 #define SEG_HDR_LEN 64
 #define BLK_MAGIC "FDBK"
@@ -45,6 +45,7 @@ enum {
 	ENC_DICT_DELTA = 14, /* DICT of IPv4 addresses, ascending, as LEB128 gaps */
 	ENC_DICT_HOT = 15,   /* DICT_DELTA entries; frequent ones get short codes */
 	ENC_MAXDELTA = 16,   /* times below the running maximum, packed */
+	ENC_DICT_MIX = 17,   /* DICT of IPv4 (as gaps) and IPv6 (front-coded) entries */
 };
 
 enum { COMP_NONE = 0, COMP_LZ4 = 1, COMP_ZSTD = 2 };
@@ -162,6 +163,14 @@ int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmas
  * codemask as for blk_decode_codes. */
 int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
 		    uint32_t codemask, const uint32_t *sel, uint32_t nsel, struct st_cols *out);
+
+/* The kernel that unpacks dictionary indices (b <= 16 bits, FORMAT.md
+ * §5) into out[0..n) from the ceil(n*b/8) bytes at p, returning the largest
+ * value: impl 0 is the portable loop, 1 the SIMD one (-ENOTSUP on a CPU
+ * without it); the decoder picks one at start-up. For tests that hold them
+ * to the same result; never reads outside p[0..len). */
+int seg_unpack16_impl(unsigned impl, const uint8_t *p, size_t len, uint32_t n, unsigned b,
+		      uint16_t *out, uint32_t *max);
 
 /* ---- footer ---- */
 struct ftr_ent {

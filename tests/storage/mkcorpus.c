@@ -9,11 +9,15 @@
  *                   blocks, codec C: address dictionaries with hot codes,
  *                   dependent columns, port exception dictionaries, bytes
  *                   per packet — encodings small blocks do not choose
+ *   gen6-C.bin      the same with gen's default 20 % IPv6 (codec 0 to 2):
+ *                   mixed IPv4/IPv6 address dictionaries (DICT_MIX) and
+ *                   columns depending on them
  *   flipped.bin     seg-1-1-0 with one byte of its second block flipped
  *   bad-len.bin     seg-1-1-0 with its first block's length set to 65535
  *   torn-tail.bin   seg-1-1-0 without its last 100 bytes
  *   header-only.bin its 64-byte segment header;   empty.bin: no bytes
- * Files named v1-*.bin are version 1 segments and stay as they are.
+ * Files named v1-*.bin and v2-*.bin are segments of those versions (seeds
+ * of earlier writers) and stay as they are.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -136,28 +140,31 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct gen_cfg gc;
-	gen_cfg_default(&gc);
-	gc.exporters = 16;
-	gc.v6_share = 0;
-	struct gen *g = gen_new(&gc);
-	struct gen_pkt p;
-	uint32_t n = 0;
-	while (g && n < 3000 && gen_next(g, 0, &p) == 1)
-		for (uint32_t i = 0; i < p.n_recs && n < 3000; i++) {
-			recs[n] = p.recs[i];
-			memset(recs[n].str_len, 0, sizeof(recs[n].str_len));
-			n++;
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct gen_cfg gc;
+		gen_cfg_default(&gc);
+		gc.exporters = 16;
+		if (!v6)
+			gc.v6_share = 0;
+		struct gen *g = gen_new(&gc);
+		struct gen_pkt p;
+		uint32_t n = 0;
+		while (g && n < 3000 && gen_next(g, 0, &p) == 1)
+			for (uint32_t i = 0; i < p.n_recs && n < 3000; i++) {
+				recs[n] = p.recs[i];
+				memset(recs[n].str_len, 0, sizeof(recs[n].str_len));
+				n++;
+			}
+		gen_free(g);
+		for (int codec = 0; codec < (v6 ? 3 : 2); codec++) {
+			size_t len;
+			uint8_t *b = make((enum st_codec)codec, 1500, 1, recs, n, NULL, &len);
+			char name[64];
+			snprintf(name, sizeof(name), "gen%s-%d.bin", v6 ? "6" : "", codec);
+			if (!b || put(out, name, b, len))
+				rc = 1;
+			free(b);
 		}
-	gen_free(g);
-	for (int codec = 0; codec < 2; codec++) {
-		size_t len;
-		uint8_t *b = make((enum st_codec)codec, 1500, 1, recs, n, NULL, &len);
-		char name[64];
-		snprintf(name, sizeof(name), "gen-%d.bin", codec);
-		if (!b || put(out, name, b, len))
-			rc = 1;
-		free(b);
 	}
 
 	if (!keep || keep_len < SEG_HDR_LEN + 2 * BLK_DIR_OFF)

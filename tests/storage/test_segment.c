@@ -637,6 +637,705 @@ static void test_v2_encodings(void **state)
 	colbuf_free(&cb);
 }
 
+/* ---- version 3: DICT_MIX and the SIMD index unpacking ---- */
+
+/* n values < 2^b packed LSB-first at b bits, one bit at a time: the
+ * reference the decoder's kernels are held to. */
+static void pack_ref(const uint16_t *v, uint32_t n, unsigned b, uint8_t *out)
+{
+	memset(out, 0, ((size_t)n * b + 7) / 8);
+	for (uint32_t i = 0; i < n; i++)
+		for (unsigned k = 0; k < b; k++)
+			if (v[i] >> k & 1)
+				out[((size_t)i * b + k) >> 3] |= (uint8_t)(1u << (((size_t)i * b + k) & 7));
+}
+
+/* Both unpacking kernels against the reference for every width, counts
+ * around the 16-value rounds and buffers allocated to the exact packed
+ * length, so that a read past the end is an ASan report. */
+static void test_unpack16(void **state)
+{
+	(void)state;
+	static const uint32_t ns[] = { 1, 2, 3, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65,
+				       100, 255, 1000, 4097, 65535, 65536 };
+	static uint16_t v[65536];
+	uint64_t x = 99;
+	bool simd = true;
+	for (unsigned b = 1; b <= 16; b++) {
+		for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+			uint32_t n = ns[t], want_max = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				/* all ones now and then: the top bits of each lane */
+				v[i] = (uint16_t)((t & 1 ? ~0ull : x >> 40) & ((1u << b) - 1));
+				want_max = v[i] > want_max ? v[i] : want_max;
+			}
+			size_t len = ((size_t)n * b + 7) / 8;
+			uint8_t *p = malloc(len);
+			assert_non_null(p);
+			pack_ref(v, n, b, p);
+			for (unsigned impl = 0; impl < 2; impl++) {
+				uint16_t *o = malloc((size_t)n * 2); /* exact: an overrun is an ASan report */
+				uint32_t mx = 0;
+				int rc = seg_unpack16_impl(impl, p, len, n, b, o, &mx);
+				if (impl == 1 && rc == -ENOTSUP) {
+					simd = false;
+					free(o);
+					continue;
+				}
+				assert_int_equal(rc, 0);
+				if (memcmp(o, v, (size_t)n * 2))
+					fail_msg("impl %u b %u n %u differs", impl, b, n);
+				assert_int_equal(mx, want_max);
+				free(o);
+			}
+			free(p);
+		}
+	}
+	if (!simd)
+		print_message("unpack16: no SIMD kernel on this CPU, scalar only\n");
+	uint16_t o[4];
+	uint32_t mx;
+	uint8_t p[8] = { 0 };
+	assert_int_equal(seg_unpack16_impl(0, p, 1, 4, 3, o, &mx), -EINVAL); /* wrong length */
+	assert_int_equal(seg_unpack16_impl(0, p, 8, 4, 17, o, &mx), -EINVAL);
+}
+
+/* Readers accept versions 1 to 3; a newer one is refused (and so a
+ * version 2 reader refuses the segments written now). */
+static void test_versions(void **state)
+{
+	(void)state;
+	assert_int_equal(SEG_VERSION, 3);
+	for (uint16_t v = 0; v <= 4; v++) {
+		uint8_t h[SEG_HDR_LEN];
+		struct seg_hdr hd = { .codec = 1, .win_start_ms = T0, .win_len_ms = 300000 }, got;
+		seg_hdr_write(h, &hd);
+		assert_int_equal(le16_ld(h + 8), SEG_VERSION);
+		le16_st(h + 8, v);
+		le32_st(h + 60, st_crc32c(h, 60));
+		assert_int_equal(seg_hdr_read(h, sizeof(h), &got), v >= 1 && v <= 3 ? 0 : -EBADMSG);
+	}
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ull + 1442695040888963407ull;
+	return *x >> 11;
+}
+
+static void addr6(uint8_t a[16], uint64_t hi, uint64_t lo)
+{
+	for (int k = 0; k < 8; k++) {
+		a[k] = (uint8_t)(hi >> (56 - 8 * k));
+		a[8 + k] = (uint8_t)(lo >> (56 - 8 * k));
+	}
+}
+
+static uint32_t h32(const uint8_t a[16])
+{
+	uint64_t h = 1469598103934665603ull;
+	for (int k = 0; k < 16; k++)
+		h = (h ^ a[k]) * 1099511628211ull;
+	return (uint32_t)(h >> 20);
+}
+
+/* Encode n records (addresses given, src_as a function of src_addr: a DEP
+ * candidate, the rest simple) as one block with codec; decode it whole, as
+ * codes and at selected rows, and check every path against the input.
+ * *enc_src, *enc_as: the encodings chosen for src_addr and src_as. */
+static void mixed_block(const uint8_t (*src)[16], const uint8_t (*dst)[16], uint32_t n,
+			enum st_codec codec, uint8_t *enc_src, uint8_t *enc_as)
+{
+	static struct flow_rec in[ST_BLOCK_ROWS_MAX], out[ST_BLOCK_ROWS_MAX];
+	static char arena[64];
+	static uint32_t sel[ST_BLOCK_ROWS_MAX];
+	struct colbuf cb;
+	assert_int_equal(colbuf_init(&cb, n), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		struct flow_rec *r = &in[i];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->src_addr, src[i], 16);
+		memcpy(r->dst_addr, dst[i], 16);
+		r->src_as = h32(src[i]) % 300;
+		r->dst_as = h32(dst[i]) % 7;
+		r->last_ms = r->first_ms = T0 + i;
+		r->packets = 1 + i % 5;
+		r->bytes = 100 * r->packets;
+		colbuf_put(&cb, r);
+	}
+	struct blk_src bs;
+	colbuf_src(&cb, n, arena, &bs);
+	struct blk_enc *e = blk_enc_new(codec, 0);
+	assert_non_null(e);
+	const uint8_t *o;
+	uint32_t len, raw;
+	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
+	const uint8_t *dir = o + BLK_DIR_OFF;
+	*enc_src = dir[ST_COL_SRC_ADDR * BLK_DIR_ENT + 1];
+	*enc_as = dir[ST_COL_SRC_AS * BLK_DIR_ENT + 1];
+	/* LZ4 leaves the codes of big address dictionaries alone */
+	if (*enc_src == ENC_DICT_MIX && codec == ST_CODEC_LZ4 && n >= 5000)
+		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT + 2], COMP_NONE);
+	struct seg_blk b = { .p = o, .len = len, .nrows = n };
+	struct blk_dec *d = blk_dec_new();
+	struct st_cols c;
+	size_t al;
+	assert_int_equal(blk_decode(d, &b, ST_COLS_ALL, &c), 0);
+	assert_int_equal(st_cols_to_recs(&c, out, arena, sizeof(arena), &al), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *why = rec_diff(&in[i], arena, &out[i], arena);
+		if (why)
+			fail_msg("codec %d row %u differs in %s", codec, i, why);
+	}
+	/* a dependent column alone decodes its parent's dictionary too */
+	assert_int_equal(blk_decode(d, &b, ST_COL_BIT(ST_COL_SRC_AS), &c), 0);
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(((const uint32_t *)c.col[ST_COL_SRC_AS])[i], in[i].src_as);
+	/* codes: in range, the dictionary strictly ascending (DICT_MIX), each
+	 * row's entry its address */
+	uint32_t am = ST_COL_BIT(ST_COL_SRC_ADDR) | ST_COL_BIT(ST_COL_DST_ADDR) | ST_COL_BIT(ST_COL_SRC_AS);
+	assert_int_equal(blk_decode_codes(d, &b, am, am, &c), 0);
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned col = k ? ST_COL_DST_ADDR : ST_COL_SRC_ADDR;
+		const uint8_t *dict = c.dict[col];
+		if (!c.code[col]) { /* not a dictionary (PLANES: all distinct) */
+			assert_int_equal(dir[col * BLK_DIR_ENT + 1], ENC_PLANES);
+			continue;
+		}
+		if (dir[col * BLK_DIR_ENT + 1] == ENC_DICT_MIX)
+			for (uint32_t j = 1; j < c.ndict[col]; j++)
+				assert_true(memcmp(dict + (size_t)(j - 1) * 16, dict + (size_t)j * 16, 16) < 0);
+		for (uint32_t i = 0; i < n; i++) {
+			assert_true(c.code[col][i] < c.ndict[col]);
+			assert_memory_equal(dict + (size_t)c.code[col][i] * 16, k ? dst[i] : src[i], 16);
+		}
+	}
+	/* selected rows (every third and the last), as values and as codes */
+	uint32_t ns = 0;
+	for (uint32_t i = 1; i < n; i += 3)
+		sel[ns++] = i;
+	if (!ns || sel[ns - 1] != n - 1)
+		sel[ns++] = n - 1;
+	for (int codes = 0; codes < 2; codes++) {
+		assert_int_equal(blk_decode_rows(d, &b, am, codes ? am : 0, sel, ns, &c), 0);
+		assert_int_equal(c.n, ns);
+		for (uint32_t j = 0; j < ns; j++) {
+			const uint8_t *s = c.code[ST_COL_SRC_ADDR]
+				? (const uint8_t *)c.dict[ST_COL_SRC_ADDR] + (size_t)c.code[ST_COL_SRC_ADDR][j] * 16
+				: (const uint8_t *)c.col[ST_COL_SRC_ADDR] + (size_t)j * 16;
+			const uint8_t *t = c.code[ST_COL_DST_ADDR]
+				? (const uint8_t *)c.dict[ST_COL_DST_ADDR] + (size_t)c.code[ST_COL_DST_ADDR][j] * 16
+				: (const uint8_t *)c.col[ST_COL_DST_ADDR] + (size_t)j * 16;
+			assert_memory_equal(s, src[sel[j]], 16);
+			assert_memory_equal(t, dst[sel[j]], 16);
+		}
+	}
+	blk_dec_free(d);
+	blk_enc_free(e);
+	colbuf_free(&cb);
+}
+
+/* Mixed IPv4/IPv6 address columns: DICT_MIX round trips through every
+ * decoder entry point, at its edges. */
+static void test_dict_mix(void **state)
+{
+	(void)state;
+	enum { N = 65536 };
+	static uint8_t src[N][16], dst[N][16];
+	uint8_t es, ea;
+	uint64_t x = 7;
+#define RND() rnd(&x)
+	for (int codec = ST_CODEC_NONE; codec <= ST_CODEC_ZSTD; codec++) {
+		/* all IPv4 but one IPv6 row (the v6 entry: nd6 = 1) */
+		uint32_t n = 5000;
+		for (uint32_t i = 0; i < n; i++) {
+			mix_v4(src[i], 0x0a000000u + (uint32_t)(RND() % 3000));
+			mix_v4(dst[i], (uint32_t)RND());
+		}
+		addr6(src[1234], 0x20010db800000000ull, 0x5);
+		addr6(dst[n - 1], 0x2a00145040070000ull, 0x200e);
+		mixed_block(src, dst, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT_MIX);
+		assert_int_equal(ea, ENC_DEP); /* DEP accepts a DICT_MIX parent */
+		/* all IPv6 but one IPv4 row; IPv6 neighbours sharing 15 bytes,
+		 * the lowest IPv6 address above the v4-mapped range */
+		for (uint32_t i = 0; i < n; i++) {
+			addr6(src[i], 0x20010db801000000ull | RND() % 40, RND() % 512);
+			addr6(dst[i], RND(), RND()); /* all distinct: PLANES */
+		}
+		addr6(src[7], 0, 0x0001000000000000ull); /* ::1:0:0:0 */
+		mix_v4(src[n - 1], 0xffffffffu);           /* 255.255.255.255: gap sum at 2^32 - 1 */
+		mix_v4(dst[0], 0);                         /* 0.0.0.0: a first gap of 0 */
+		mixed_block(src, dst, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT_MIX);
+		for (uint32_t i = 0; i < n; i++)
+			addr6(dst[i], 0x2600000000000000ull | RND() % 1000, RND() % 50);
+		mixed_block(dst, src, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT_MIX);
+		/* one entry of each family */
+		n = 2;
+		mix_v4(src[0], 0x01020304u);
+		addr6(src[1], 0xfe80000000000000ull, 1);
+		memcpy(dst[0], src[1], 16);
+		memcpy(dst[1], src[0], 16);
+		mixed_block(src, dst, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT_MIX);
+		/* the same two entries over many rows */
+		n = 1000;
+		for (uint32_t i = 0; i < n; i++) {
+			if (RND() & 1)
+				mix_v4(src[i], 0x01020304u);
+			else
+				addr6(src[i], 0xfe80000000000000ull, 1);
+			memcpy(dst[i], src[(i * 7) % (i + 1)], 16);
+		}
+		mixed_block(src, dst, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT_MIX);
+		/* an IPv6 address below the v4-mapped range (::1): DICT_MIX
+		 * could not keep the dictionary ascending, DICT is used */
+		addr6(src[3], 0, 1);
+		mixed_block(src, dst, n, (enum st_codec)codec, &es, &ea);
+		assert_int_equal(es, ENC_DICT);
+	}
+	/* 65536 distinct addresses in both columns: 16-bit indices */
+	for (uint32_t i = 0; i < N; i++) {
+		if (i % 3)
+			mix_v4(src[i], i * 65521u + 17); /* distinct: 65521 is odd */
+		else
+			addr6(src[i], 0x2001000000000000ull | (i % 97), (uint64_t)i * 0x9e3779b97f4a7c15ull);
+		if (i % 5)
+			addr6(dst[(i * 40503u) % N], 0x2600000000000000ull, i);
+		else
+			mix_v4(dst[(i * 40503u) % N], 0xc0000000u + i);
+	}
+	mixed_block(src, dst, N, ST_CODEC_LZ4, &es, &ea);
+	assert_int_equal(es, ENC_DICT_MIX);
+	mixed_block(src, dst, N, ST_CODEC_ZSTD, &es, &ea);
+	assert_int_equal(es, ENC_DICT_MIX);
+#undef RND
+}
+
+/* A DICT_MIX chunk built by hand (test side), so that it can be wrong. */
+struct chunk {
+	uint8_t p[1 << 16];
+	size_t len;
+};
+
+static void ch_u32(struct chunk *c, uint32_t v)
+{
+	le32_st(c->p + c->len, v);
+	c->len += 4;
+}
+
+static void ch_leb(struct chunk *c, uint64_t v)
+{
+	while (v >= 0x80) {
+		c->p[c->len++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	c->p[c->len++] = (uint8_t)v;
+}
+
+/* an IPv6 entry: prefix length pl, then bytes pl..15 of a */
+static void ch_v6(struct chunk *c, unsigned pl, const uint8_t a[16])
+{
+	c->p[c->len++] = (uint8_t)pl;
+	memcpy(c->p + c->len, a + pl, 16 - pl);
+	c->len += 16 - pl;
+}
+
+static void ch_idx(struct chunk *c, const uint16_t *ix, uint32_t n, unsigned b)
+{
+	pack_ref(ix, n, b, c->p + c->len);
+	c->len += ((size_t)n * b + 7) / 8;
+}
+
+/* Block blk (len bytes) with column col's chunk replaced by ch, stored
+ * uncompressed with encoding enc and width w, into out: its length. */
+static uint32_t swap_chunk(const uint8_t *blk, unsigned col, uint8_t enc, uint8_t w,
+			   const uint8_t *ch, size_t chl, uint8_t *out)
+{
+	unsigned ncols = blk[28];
+	size_t dirl = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT, o = dirl;
+	const uint8_t *in = blk + dirl;
+	memcpy(out, blk, dirl);
+	for (unsigned k = 0; k < ncols; k++) {
+		uint8_t *de = out + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT;
+		uint32_t stored = le32_ld(de + 8);
+		if (de[0] == col) {
+			de[1] = enc;
+			de[2] = COMP_NONE;
+			de[3] = w;
+			le32_st(de + 4, (uint32_t)chl);
+			le32_st(de + 8, (uint32_t)chl);
+			memcpy(out + o, ch, chl);
+			o += chl;
+		} else {
+			memcpy(out + o, in, stored);
+			o += stored;
+		}
+		in += stored;
+	}
+	while (o & 7)
+		out[o++] = 0;
+	le32_st(out + 8, (uint32_t)o);
+	le32_st(out + 4, st_crc32c(out + 8, o - 8));
+	return (uint32_t)o;
+}
+
+/* Every decoder entry point on a block whose src_addr chunk is ch: the
+ * result code they agree on (0 or -EBADMSG). */
+static int try_chunk_x(const uint8_t *blk, uint32_t n, uint8_t enc, uint8_t w,
+		       const struct chunk *ch, bool dep)
+{
+	static uint8_t buf[1 << 20];
+	static uint32_t sel[ST_BLOCK_ROWS_MAX];
+	uint32_t len = swap_chunk(blk, ST_COL_SRC_ADDR, enc, w, ch->p, ch->len, buf);
+	struct seg_blk b = { .p = buf, .len = len, .nrows = n };
+	struct blk_dec *d = blk_dec_new();
+	struct st_cols c;
+	uint32_t am = ST_COL_BIT(ST_COL_SRC_ADDR);
+	int r0 = blk_decode(d, &b, ST_COLS_ALL, &c);
+	int r1 = blk_decode_codes(d, &b, am, am, &c);
+	if (!r1)
+		for (uint32_t i = 0; i < n; i++)
+			assert_true(c.code[ST_COL_SRC_ADDR][i] < c.ndict[ST_COL_SRC_ADDR]);
+	for (uint32_t i = 0; i < n; i++)
+		sel[i] = i;
+	int r2 = blk_decode_rows(d, &b, am, 0, sel, n, &c);
+	/* a dependent column reads its parent's chunk */
+	int r3 = dep ? blk_decode(d, &b, ST_COL_BIT(ST_COL_SRC_AS), &c) : r0;
+	blk_dec_free(d);
+	assert_int_equal(r0, r1);
+	assert_int_equal(r0, r2);
+	assert_int_equal(r0, r3);
+	return r0;
+}
+
+static int try_chunk(const uint8_t *blk, uint32_t n, uint8_t enc, uint8_t w, const struct chunk *ch)
+{
+	return try_chunk_x(blk, n, enc, w, ch, true);
+}
+
+/* Malformed DICT_MIX chunks: every one a corrupt block (-EBADMSG) on
+ * every decoder path, never a crash. */
+static void test_dict_mix_corrupt(void **state)
+{
+	(void)state;
+	enum { N = 64 }; /* rows i and i + 8 alike: DEP pays for src_as */
+	static uint8_t src[N][16], dst[N][16];
+	/* a block whose src_addr is DICT_MIX with src_as depending on it */
+	for (uint32_t i = 0; i < N; i++) {
+		if (i & 1)
+			mix_v4(src[i], 0x0a000001u + i % 8 % 3);
+		else
+			addr6(src[i], 0x20010db800000000ull, 1 + i % 8 % 5);
+		mix_v4(dst[i], 0x01010101u);
+	}
+	uint8_t es, ea;
+	mixed_block(src, dst, N, ST_CODEC_NONE, &es, &ea);
+	assert_int_equal(es, ENC_DICT_MIX);
+	assert_int_equal(ea, ENC_DEP);
+	/* rebuild it to swap chunks: same rows, so the DEP child (one
+	 * value per dictionary entry) stays consistent with good chunks */
+	static struct flow_rec in[N];
+	struct colbuf cb;
+	assert_int_equal(colbuf_init(&cb, N), 0);
+	for (uint32_t i = 0; i < N; i++) {
+		memset(&in[i], 0, sizeof(in[i]));
+		memcpy(in[i].src_addr, src[i], 16);
+		memcpy(in[i].dst_addr, dst[i], 16);
+		in[i].src_as = h32(src[i]) % 300;
+		colbuf_put(&cb, &in[i]);
+	}
+	struct blk_src bs;
+	colbuf_src(&cb, N, NULL, &bs);
+	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
+	const uint8_t *o;
+	uint32_t len, raw;
+	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
+	static uint8_t blk[1 << 16];
+	memcpy(blk, o, len);
+	blk_enc_free(e);
+	colbuf_free(&cb);
+
+	/* the good chunk, by hand: entries 10.0.0.1 .2 .3 (odd rows: the
+	 * one at i % 8 % 3), then 2001:db8::1, ::2, ::3, ::5 (even rows:
+	 * ::(1 + i % 8 % 5)); 7 entries, 3-bit indices */
+	static const uint64_t v6lo[4] = { 1, 2, 3, 5 };
+	uint8_t v6[4][16];
+	for (int k = 0; k < 4; k++)
+		addr6(v6[k], 0x20010db800000000ull, v6lo[k]);
+	uint16_t ix[N];
+	for (uint32_t i = 0; i < N; i++) {
+		uint64_t lo = 1 + i % 8 % 5;
+		ix[i] = (uint16_t)(i & 1 ? i % 8 % 3 : 3 + (lo == 5 ? 3 : lo - 1));
+	}
+#define GOOD_HEAD(c)                                         \
+	do {                                                 \
+		(c)->len = 0;                                \
+		ch_u32(c, 3);                                \
+		ch_u32(c, 4);                                \
+		ch_leb(c, 0x0a000001u);                      \
+		ch_leb(c, 1);                                \
+		ch_leb(c, 1);                                \
+	} while (0)
+	struct chunk c;
+	GOOD_HEAD(&c);
+	for (int k = 0; k < 4; k++)
+		ch_v6(&c, k ? 15 : 0, v6[k]);
+	ch_idx(&c, ix, N, 3);
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), 0);
+	struct chunk good = c;
+
+	/* lengths: one byte more, one less, the index stream cut */
+	c = good;
+	c.p[c.len++] = 0;
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	c = good;
+	c.len--;
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	c.len = 7;
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	/* width 4 is not DICT_MIX's */
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 4, &good), -EBADMSG);
+	/* counts: nd < 2, nd > n, nd4 + nd6 wrapping 32 bits */
+	c = good;
+	le32_st(c.p, 0);
+	le32_st(c.p + 4, 1);
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	c = good;
+	le32_st(c.p + 4, N - 2); /* N + 1 entries for N rows */
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	c = good;
+	le32_st(c.p, 0xfffffffdu);
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	/* an index >= nd (7 entries, 3 bits: 7 is out of range), on the
+	 * last row (the kernels' scalar tail) and on the first */
+	for (uint32_t at = 0; at < 2; at++) {
+		c = good;
+		uint16_t ix2[N];
+		memcpy(ix2, ix, sizeof(ix2));
+		ix2[at ? N - 1 : 0] = 7;
+		c.len -= (N * 3 + 7) / 8;
+		ch_idx(&c, ix2, N, 3);
+		assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	}
+	/* IPv4 gaps: a 0 after the first, a sum past 2^32 - 1, a gap of
+	 * 2^32, a gap of 2^32 - 1 after another */
+	uint64_t gaps[][3] = { { 0x0a000001u, 0, 1 },
+			       { 0xfffffffeu, 1, 1 },
+			       { 0x100000000ull, 1, 1 },
+			       { 2, 0xffffffffull, 1 } };
+	for (size_t g = 0; g < 4; g++) {
+		c.len = 0;
+		ch_u32(&c, 3);
+		ch_u32(&c, 4);
+		for (int k = 0; k < 3; k++)
+			ch_leb(&c, gaps[g][k]);
+		for (int k = 0; k < 4; k++)
+			ch_v6(&c, k ? 15 : 0, v6[k]);
+		ch_idx(&c, ix, N, 3);
+		if (try_chunk(blk, N, ENC_DICT_MIX, 16, &c) != -EBADMSG)
+			fail_msg("gap case %zu accepted", g);
+	}
+	/* the last gap's byte continuing into the IPv6 entries */
+	c = good;
+	c.p[8 + 4 + 1] |= 0x80;
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	/* IPv6 entries: first prefix not 0, a prefix of 16, equal and
+	 * descending entries, a v4-mapped one, one below the v4 range, the
+	 * top of the v4 range itself */
+	struct {
+		unsigned pl0, pl1;
+		uint64_t hi0, lo0;
+	} v6bad[] = {
+		{ 1, 15, 0x20010db800000000ull, 1 },
+		{ 0, 16, 0x20010db800000000ull, 1 },
+		{ 0, 15, 0x20010db800000000ull, 2 }, /* entry 1 == entry 0 */
+		{ 0, 15, 0x20010db800000000ull, 3 }, /* descending (3, 2) */
+		{ 0, 0, 0, 0x0000ffff0a000009ull },  /* ::ffff:10.0.0.9 */
+		{ 0, 0, 0, 1 },                      /* ::1 */
+		{ 0, 0, 0, 0x0000ffffffffffffull },  /* ::ffff:255.255.255.255 */
+	};
+	for (size_t t = 0; t < sizeof(v6bad) / sizeof(v6bad[0]); t++) {
+		GOOD_HEAD(&c);
+		uint8_t a[16];
+		addr6(a, v6bad[t].hi0, v6bad[t].lo0);
+		ch_v6(&c, v6bad[t].pl0, a);
+		if (v6bad[t].pl1 <= 15)
+			ch_v6(&c, v6bad[t].pl1, v6[1]);
+		else
+			c.p[c.len++] = 16;
+		for (int k = 2; k < 4; k++)
+			ch_v6(&c, 15, v6[k]);
+		ch_idx(&c, ix, N, 3);
+		if (try_chunk(blk, N, ENC_DICT_MIX, 16, &c) != -EBADMSG)
+			fail_msg("IPv6 case %zu accepted", t);
+	}
+	/* a prefix length that would reach past the end of the chunk */
+	GOOD_HEAD(&c);
+	for (int k = 0; k < 3; k++)
+		ch_v6(&c, k ? 15 : 0, v6[k]);
+	c.p[c.len++] = 0; /* entry 4 claims 16 more bytes; fewer follow */
+	assert_int_equal(try_chunk(blk, N, ENC_DICT_MIX, 16, &c), -EBADMSG);
+	/* all IPv6 (nd4 = 0): valid, but src_as (DEP: a table for the
+	 * parent's 7 entries) does not fit a parent of 12: corrupt through
+	 * the child only */
+	c.len = 0;
+	ch_u32(&c, 0);
+	ch_u32(&c, 12);
+	for (int k = 0; k < 12; k++) {
+		uint8_t a[16];
+		addr6(a, 0x3000000000000000ull + (uint64_t)k * 0x100, 0);
+		ch_v6(&c, k ? 6 : 0, a);
+	}
+	uint16_t all[N];
+	for (uint32_t i = 0; i < N; i++)
+		all[i] = (uint16_t)(11 - i % 12);
+	ch_idx(&c, all, N, 4);
+	static uint8_t buf[1 << 16];
+	uint32_t blen = swap_chunk(blk, ST_COL_SRC_ADDR, ENC_DICT_MIX, 16, c.p, c.len, buf);
+	struct seg_blk b = { .p = buf, .len = blen, .nrows = N };
+	struct blk_dec *d = blk_dec_new();
+	struct st_cols cols;
+	uint32_t am = ST_COL_BIT(ST_COL_SRC_ADDR);
+	assert_int_equal(blk_decode(d, &b, am, &cols), 0);
+	for (uint32_t i = 0; i < N; i++) {
+		const uint8_t *a = (const uint8_t *)cols.col[ST_COL_SRC_ADDR] + (size_t)i * 16;
+		assert_int_equal(a[0], 0x30);
+		assert_int_equal(a[6], 11 - i % 12);
+	}
+	assert_int_equal(blk_decode(d, &b, ST_COL_BIT(ST_COL_SRC_AS), &cols), -EBADMSG);
+	blk_dec_free(d);
+	/* dictionaries with more entries than rows (DICT_DELTA: 300 for 64
+	 * rows; the writer never makes one) never overrun the codes path's
+	 * buffers */
+	c.len = 0;
+	ch_u32(&c, 300);
+	for (int k = 0; k < 300; k++)
+		ch_leb(&c, k ? 1 : 0x0a000000u);
+	uint16_t many[N];
+	for (uint32_t i = 0; i < N; i++)
+		many[i] = (uint16_t)(i * 37 % 300);
+	ch_idx(&c, many, N, 9);
+	blen = swap_chunk(blk, ST_COL_SRC_ADDR, ENC_DICT_DELTA, 4, c.p, c.len, buf);
+	b.len = blen;
+	d = blk_dec_new();
+	int rc = blk_decode_codes(d, &b, am, am, &cols);
+	assert_true(rc == 0 || rc == -EBADMSG);
+	blk_dec_free(d);
+#undef GOOD_HEAD
+}
+
+/* Long IPv4 gap lists (the decoder takes runs of short gaps four at a
+ * time, others one by one): gaps of every LEB128 length from 1 to 5 bytes,
+ * padded (non-canonical) ones, and errors deep inside the list. */
+static void test_dict_mix_gaps(void **state)
+{
+	(void)state;
+	enum { N = 4096, ND4 = 3000 };
+	static uint8_t src[N][16], dst[N][16];
+	for (uint32_t i = 0; i < N; i++) {
+		mix_v4(src[i], 0x0a000000u + i % 40);
+		mix_v4(dst[i], 0x01010101u);
+	}
+	addr6(src[5], 0x20010db800000000ull, 1);
+	/* a base block of N rows (src_as constant: no DEP child) */
+	struct colbuf cb;
+	assert_int_equal(colbuf_init(&cb, N), 0);
+	static struct flow_rec r;
+	for (uint32_t i = 0; i < N; i++) {
+		memset(&r, 0, sizeof(r));
+		memcpy(r.src_addr, src[i], 16);
+		memcpy(r.dst_addr, dst[i], 16);
+		colbuf_put(&cb, &r);
+	}
+	struct blk_src bs;
+	colbuf_src(&cb, N, NULL, &bs);
+	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
+	const uint8_t *o;
+	uint32_t len, raw;
+	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
+	static uint8_t blk[1 << 20];
+	memcpy(blk, o, len);
+	blk_enc_free(e);
+	colbuf_free(&cb);
+
+	/* gaps: lengths in runs and alone, a few padded to more bytes */
+	static uint64_t gap[ND4];
+	static uint8_t want[ND4 + 1][16];
+	static uint16_t ix[N];
+	static struct chunk c;
+	uint64_t x = 1234, sum = 0;
+	for (uint32_t k = 0; k < ND4; k++) {
+		uint64_t r = rnd(&x);
+		unsigned bytes = k < 1000 ? 1 + (k / 37) % 3 : 1 + (unsigned)(r % 5);
+		uint64_t lo = bytes == 1 ? 1 : 1ull << (7 * (bytes - 1)), hi = (1ull << (7 * bytes)) - 1;
+		gap[k] = lo + (r >> 8) % (hi - lo + 1);
+		if (sum + gap[k] > 0xffffffffull - (ND4 - k))
+			gap[k] = 1;
+		sum += gap[k];
+		mix_v4(want[k], (uint32_t)sum);
+	}
+	addr6(want[ND4], 0x20010db800000000ull, 1);
+	for (uint32_t i = 0; i < N; i++)
+		ix[i] = (uint16_t)(i * 7 % (ND4 + 1));
+	for (int variant = 0; variant < 6; variant++) {
+		c.len = 0;
+		ch_u32(&c, ND4);
+		ch_u32(&c, 1);
+		for (uint32_t k = 0; k < ND4; k++) {
+			uint64_t g = gap[k];
+			if (variant == 1 && k == 1500)
+				g = 0; /* a zero gap, mid-list */
+			if (variant == 2 && k == 2100)
+				g = 0x100000000ull; /* a gap of 2^32 */
+			if (variant == 3 && k == 2999)
+				g = 0xffffffffull; /* the sum passes 2^32 - 1 */
+			if (variant == 4 && (k % 97 == 5 || (k % 89 == 3 && g < 128))) {
+				/* padded: the same value in 6 bytes, or a one-byte
+				 * value in 2 (groups of 0 after it) */
+				unsigned nb = k % 97 == 5 ? 6 : 2;
+				uint64_t w = g;
+				for (unsigned t = 0; t < nb; t++) {
+					c.p[c.len++] = (uint8_t)((w & 0x7f) | (t + 1 < nb ? 0x80 : 0));
+					w >>= 7;
+				}
+				continue;
+			}
+			if (variant == 5 && k == 2500) {
+				/* an unterminated value eating into what follows */
+				c.p[c.len++] = 0xff;
+				continue;
+			}
+			ch_leb(&c, g);
+		}
+		ch_v6(&c, 0, want[ND4]);
+		ch_idx(&c, ix, N, 12);
+		int rc = try_chunk_x(blk, N, ENC_DICT_MIX, 16, &c, false);
+		if (variant == 0 || variant == 4) {
+			assert_int_equal(rc, 0);
+			struct seg_blk b;
+			static uint8_t buf[1 << 20];
+			b.p = buf;
+			b.len = swap_chunk(blk, ST_COL_SRC_ADDR, ENC_DICT_MIX, 16, c.p, c.len, buf);
+			b.nrows = N;
+			struct blk_dec *d = blk_dec_new();
+			struct st_cols cols;
+			uint32_t am = ST_COL_BIT(ST_COL_SRC_ADDR);
+			assert_int_equal(blk_decode_codes(d, &b, am, am, &cols), 0);
+			assert_int_equal(cols.ndict[ST_COL_SRC_ADDR], ND4 + 1);
+			if (memcmp(cols.dict[ST_COL_SRC_ADDR], want, sizeof(want)))
+				fail_msg("variant %d: dictionary differs", variant);
+			blk_dec_free(d);
+		} else if (rc != -EBADMSG) {
+			fail_msg("variant %d accepted", variant);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +1352,11 @@ int main(void)
 		cmocka_unit_test(test_v2_encodings),
 		cmocka_unit_test(test_partitions),
 		cmocka_unit_test(test_codes_and_rows),
+		cmocka_unit_test(test_unpack16),
+		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_dict_mix),
+		cmocka_unit_test(test_dict_mix_corrupt),
+		cmocka_unit_test(test_dict_mix_gaps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
