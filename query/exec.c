@@ -386,7 +386,7 @@ static void *work(void *arg)
 	uint32_t *idx = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint32_t));
 	/* keys padded to whole words; the padding stays zero (never written) */
 	unsigned kst = (q->keylen + 7) & ~7u;
-	uint8_t *keys = q->keylen ? calloc(ST_BLOCK_ROWS_MAX, kst) : NULL;
+	uint8_t *keys = q->keylen ? q_zalloc(ST_BLOCK_ROWS_MAX, kst) : NULL;
 	struct st_reader *rd = NULL;
 	int rc = q_fscratch_init(&fs, q->flt);
 	wk->hashes = q->keylen ? malloc(ST_BLOCK_ROWS_MAX * sizeof(uint64_t)) : NULL;

@@ -38,7 +38,7 @@ int q_tab_init(struct q_tab *t, unsigned keylen, uint64_t max)
 	t->stride = 8 * t->kw + 24;
 	t->max = max;
 	t->nslot = 1024;
-	t->ent = calloc(t->nslot, t->stride);
+	t->ent = q_zalloc(t->nslot, t->stride);
 	return t->ent ? 0 : -ENOMEM;
 }
 
@@ -51,7 +51,7 @@ void q_tab_fini(struct q_tab *t)
 static int tab_grow(struct q_tab *t)
 {
 	uint64_t ns = t->nslot * 2, mask = ns - 1;
-	uint8_t *e = calloc(ns, t->stride);
+	uint8_t *e = q_zalloc(ns, t->stride);
 	if (!e)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < t->nslot; i++) {
