@@ -161,185 +161,178 @@ static bool table_col(const char *name, bool listing)
 	return false;
 }
 
-/* One thread's share of a table, rows [from, to): first each cell's text
- * (no NULs) and length (u8: a cell is < Q_CELL_MAX bytes) and the widest
- * cell of each column; then, once the widths of all shares are known, the
- * share's lines, padded, in one buffer. */
-struct cells {
+/* An aligned table in two passes over the rows, each shared by up to two
+ * threads: first the widest cell of each column (from the cells' lengths,
+ * which cost less than their text), then the lines, made slice by slice
+ * into a buffer of the thread's own and written in slice order. No text
+ * is kept between the passes and the buffers are reused, so a listing of
+ * a million rows needs no memory in proportion to it. */
+#define SLICE_ROWS 4096
+
+struct table {
 	const struct q_result *r;
-	const bool *show, *right;
-	const size_t *wcol; /* the table's widths (phase 2) */
+	bool show[64], right[64];
+	size_t w[64];
 	unsigned nc, ns;
 	int lastc;
-	size_t from, to;
-	uint8_t *lens;
-	char *text;
-	size_t used, cap;
-	char *out;
-	size_t out_len;
-	size_t w[64];
+	size_t nr, nslices;
+	pthread_mutex_t mu;
+	pthread_cond_t turn;
+	size_t next; /* the slice to be written next */
+	bool failed;
+};
+
+struct share {
+	struct table *t;
+	unsigned id, n;   /* share id of n */
+	size_t w[64];     /* pass 1: widest cell per column */
 	int rc;
 };
 
-static void *format_cells(void *arg)
+static void *table_widths(void *arg)
 {
-	struct cells *p = arg;
-	size_t n = p->to - p->from, row_max = (size_t)p->ns * Q_CELL_MAX;
-	p->lens = malloc(n * p->ns + 1);
-	p->cap = n * p->ns * 12 + row_max;
-	p->text = malloc(p->cap);
-	if (!p->lens || !p->text) {
-		p->rc = -ENOMEM;
-		return NULL;
-	}
-	uint8_t *lens = p->lens;
-	for (size_t i = p->from; i < p->to; i++, lens += p->ns) {
-		if (p->used + row_max > p->cap) {
-			char *t = realloc(p->text, p->cap * 2);
-			if (!t) {
-				p->rc = -ENOMEM;
-				return NULL;
-			}
-			p->text = t;
-			p->cap *= 2;
-		}
-		p->used += q_result_row_text(p->r, i, p->show, p->text + p->used, lens);
-	}
-	/* widths: per column over the share */
-	for (unsigned c = 0, k = 0; c < p->nc; c++) {
-		if (!p->show[c])
-			continue;
-		size_t m = 0;
-		for (size_t i = 0; i < n; i++)
-			m = p->lens[i * p->ns + k] > m ? p->lens[i * p->ns + k] : m;
-		p->w[c] = m;
-		k++;
-	}
+	struct share *s = arg;
+	struct table *t = s->t;
+	q_result_widths(t->r, t->show, t->nr * s->id / s->n, t->nr * (s->id + 1) / s->n, s->w);
 	return NULL;
 }
 
-/* Phase 2: the share's lines, each cell padded to the table's width. */
-static void *assemble_lines(void *arg)
+/* Row i's line into o; returns its end. */
+static char *table_line(const struct table *t, size_t i, char *o)
 {
-	struct cells *p = arg;
-	size_t linecap = 2;
-	for (unsigned c = 0; c < p->nc; c++)
-		if (p->show[c])
-			linecap += p->wcol[c] + 2;
-	p->out = malloc((p->to - p->from) * linecap + 1);
-	if (!p->out) {
-		p->rc = -ENOMEM;
-		return NULL;
-	}
-	const char *t = p->text;
-	const uint8_t *lens = p->lens;
-	char *o = p->out;
-	for (size_t i = p->from, k = 0; i < p->to; i++) {
-		bool first = true;
-		for (unsigned c = 0; c < p->nc; c++) {
-			if (!p->show[c])
-				continue;
-			size_t l = lens[k++], w = p->wcol[c];
-			if (!first) {
-				memcpy(o, "  ", 2);
-				o += 2;
-			}
-			if (p->right[c]) {
+	char text[64 * Q_CELL_MAX];
+	uint8_t lens[64];
+	q_result_row_text(t->r, i, t->show, text, lens);
+	const char *p = text;
+	bool first = true;
+	for (unsigned c = 0, k = 0; c < t->nc; c++) {
+		if (!t->show[c])
+			continue;
+		size_t l = lens[k++], w = t->w[c];
+		if (!first) {
+			memcpy(o, "  ", 2);
+			o += 2;
+		}
+		if (t->right[c]) {
+			memset(o, ' ', w - l);
+			o += w - l;
+			memcpy(o, p, l);
+			o += l;
+		} else {
+			memcpy(o, p, l);
+			o += l;
+			/* the last shown column gets no trailing blanks */
+			if ((int)c != t->lastc) {
 				memset(o, ' ', w - l);
 				o += w - l;
-				memcpy(o, t, l);
-				o += l;
-			} else {
-				memcpy(o, t, l);
-				o += l;
-				/* the last shown column gets no trailing blanks */
-				if ((int)c != p->lastc) {
-					memset(o, ' ', w - l);
-					o += w - l;
-				}
 			}
-			t += l;
-			first = false;
 		}
-		*o++ = '\n';
+		p += l;
+		first = false;
 	}
-	p->out_len = (size_t)(o - p->out);
+	*o++ = '\n';
+	return o;
+}
+
+static void *table_lines(void *arg)
+{
+	struct share *s = arg;
+	struct table *t = s->t;
+	size_t linecap = 2;
+	for (unsigned c = 0; c < t->nc; c++)
+		if (t->show[c])
+			linecap += t->w[c] + 2;
+	char *buf = malloc(SLICE_ROWS * linecap);
+	if (!buf)
+		s->rc = -ENOMEM;
+	for (size_t sl = s->id; sl < t->nslices; sl += s->n) {
+		char *o = buf;
+		size_t from = sl * SLICE_ROWS, to = from + SLICE_ROWS < t->nr ? from + SLICE_ROWS : t->nr;
+		for (size_t i = from; buf && i < to; i++)
+			o = table_line(t, i, o);
+		/* in slice order; a failed share still takes its turns (and
+		 * writes nothing), so the other never waits forever */
+		pthread_mutex_lock(&t->mu);
+		while (t->next != sl)
+			pthread_cond_wait(&t->turn, &t->mu);
+		if (buf && !t->failed)
+			fwrite_unlocked(buf, 1, (size_t)(o - buf), stdout);
+		else
+			t->failed = true;
+		t->next++;
+		pthread_cond_broadcast(&t->turn);
+		pthread_mutex_unlock(&t->mu);
+	}
+	free(buf);
 	return NULL;
 }
 
 /* Run fn over the shares: the second in a thread of its own when there
  * are two. */
-static void run_shares(void *(*fn)(void *), struct cells *part, unsigned np)
+static void run_shares(void *(*fn)(void *), struct share *sh, unsigned n)
 {
 	pthread_t tid;
-	bool threaded = np == 2 && !pthread_create(&tid, NULL, fn, &part[1]);
-	fn(&part[0]);
+	bool threaded = n == 2 && !pthread_create(&tid, NULL, fn, &sh[1]);
+	if (n == 2 && !threaded) {
+		/* no thread: one share does it all */
+		sh[0].n = 1;
+		fn(&sh[0]);
+		sh[0].n = 2;
+		return;
+	}
+	fn(&sh[0]);
 	if (threaded)
 		pthread_join(tid, NULL);
-	else if (np == 2)
-		fn(&part[1]);
 }
 
-/* Aligned table: every cell is formatted once and the lines assembled
- * (long results by two threads, each in its own share; widths are taken
- * over both in between), then written in order. */
 static void print_table(const struct q_result *r, bool listing)
 {
-	unsigned nc = q_result_ncols(r);
-	size_t nr = q_result_nrows(r);
-	size_t w[64] = { 0 };
-	if (nc > 64)
-		nc = 64;
-	bool show[64], right[64];
-	unsigned ns = 0;
-	int lastc = -1;
-	for (unsigned c = 0; c < nc; c++) {
-		w[c] = strlen(q_result_col_name(r, c));
-		show[c] = table_col(q_result_col_name(r, c), listing);
-		right[c] = q_result_col_type(r, c) == Q_CT_NUM;
-		ns += show[c];
-		if (show[c])
-			lastc = (int)c;
-	}
-	struct cells part[2];
-	unsigned np = nr >= 20000 ? 2 : 1;
-	for (unsigned i = 0; i < np; i++)
-		part[i] = (struct cells){ .r = r, .show = show, .right = right, .wcol = w, .nc = nc,
-					  .ns = ns, .lastc = lastc, .from = nr * i / np,
-					  .to = nr * (i + 1) / np };
-	run_shares(format_cells, part, np);
-	bool ok = true;
-	for (unsigned i = 0; i < np; i++) {
-		ok &= !part[i].rc;
-		for (unsigned c = 0; c < nc; c++)
-			if (part[i].w[c] > w[c])
-				w[c] = part[i].w[c];
-	}
-	if (ok) {
-		run_shares(assemble_lines, part, np);
-		for (unsigned i = 0; i < np; i++)
-			ok &= !part[i].rc;
-	}
-	if (ok) {
-		bool first = true;
-		for (unsigned c = 0; c < nc; c++) {
-			const char *n = q_result_col_name(r, c);
-			if (!show[c])
-				continue;
-			printf("%s%*s%s", first ? "" : "  ", right[c] ? (int)w[c] : -(int)w[c], n, "");
-			first = false;
-		}
-		putchar('\n');
-		for (unsigned i = 0; i < np; i++)
-			fwrite(part[i].out, 1, part[i].out_len, stdout);
-	} else {
+	struct table *t = calloc(1, sizeof(*t));
+	if (!t) {
 		fprintf(stderr, "flowdelta: query: out of memory\n");
+		return;
 	}
-	for (unsigned i = 0; i < np; i++) {
-		free(part[i].lens);
-		free(part[i].text);
-		free(part[i].out);
+	t->r = r;
+	t->nc = q_result_ncols(r) > 64 ? 64 : q_result_ncols(r);
+	t->nr = q_result_nrows(r);
+	t->nslices = (t->nr + SLICE_ROWS - 1) / SLICE_ROWS;
+	t->lastc = -1;
+	for (unsigned c = 0; c < t->nc; c++) {
+		t->w[c] = strlen(q_result_col_name(r, c));
+		t->show[c] = table_col(q_result_col_name(r, c), listing);
+		t->right[c] = q_result_col_type(r, c) == Q_CT_NUM;
+		t->ns += t->show[c];
+		if (t->show[c])
+			t->lastc = (int)c;
 	}
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->turn, NULL);
+	unsigned n = t->nr >= 20000 ? 2 : 1;
+	struct share sh[2];
+	for (unsigned i = 0; i < n; i++)
+		sh[i] = (struct share){ .t = t, .id = i, .n = n };
+	run_shares(table_widths, sh, n);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned c = 0; c < t->nc; c++)
+			t->w[c] = sh[i].w[c] > t->w[c] ? sh[i].w[c] : t->w[c];
+	/* before anything is written to stdout, as setvbuf must be */
+	static char obuf[1 << 20];
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	bool first = true;
+	for (unsigned c = 0; c < t->nc; c++) {
+		if (!t->show[c])
+			continue;
+		printf("%s%*s%s", first ? "" : "  ", t->right[c] ? (int)t->w[c] : -(int)t->w[c],
+		       q_result_col_name(r, c), "");
+		first = false;
+	}
+	putchar('\n');
+	run_shares(table_lines, sh, n);
+	if (t->failed)
+		fprintf(stderr, "flowdelta: query: out of memory\n");
+	pthread_cond_destroy(&t->turn);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
 	fflush(stdout);
 }
 

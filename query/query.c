@@ -310,9 +310,48 @@ fail:
 
 /* ----------------------------------------------------------- text helpers */
 
+static const char *const human_unit[] = { "", "k", "M", "G", "T", "P", "E" };
+
+/* v >= 1000 as printf("%.1f %s") shows the double v / 1000^unit: its
+ * value in tenths, rounded as printf rounds (the exact binary value, half
+ * to even on exact ties), and the unit. d * 10 is hi + lo exactly (fma
+ * gives the rounding error lo); d < 10^5, so a tie k + 0.5 is exact in hi
+ * and lo is 0 then. Two per listing row: no long double. */
+static uint64_t human_tenths(uint64_t v, unsigned *unit)
+{
+	double d = (double)v;
+	unsigned i = 0;
+	while (d >= 1000.0 && i < 6) {
+		d /= 1000.0;
+		i++;
+	}
+	*unit = i;
+	double hi = d * 10.0, lo = fma(d, 10.0, -hi), f = floor(hi), fr = hi - f;
+	uint64_t t = (uint64_t)f;
+	return t + (fr > 0.5 || (fr == 0.5 && (lo > 0 || (lo == 0 && (t & 1)))));
+}
+
+static unsigned dec_digits(uint64_t v)
+{
+	unsigned n = 1;
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+size_t q_human_len(uint64_t v)
+{
+	if (v < 1000)
+		return dec_digits(v);
+	unsigned u;
+	uint64_t t = human_tenths(v, &u);
+	return dec_digits(t / 10) + 3 + strlen(human_unit[u]);
+}
+
 const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 {
-	static const char *u[] = { "", "k", "M", "G", "T", "P", "E" };
 	if (v < 1000 && len >= 4) {
 		char *p = buf;
 		if (v >= 100)
@@ -327,19 +366,11 @@ const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64, v);
 		return buf;
 	}
-	double d = (double)v;
-	unsigned i = 0;
-	while (d >= 1000.0 && i < 6) {
-		d /= 1000.0;
-		i++;
-	}
-	/* "%.1f" by hand (listings print two per row): d * 10 is exact in
-	 * long double (53 + 4 bits), then rounded half to even as printf does */
-	long double x = (long double)d * 10.0L, t = floorl(x), fr = x - t;
-	uint64_t tenths = (uint64_t)t + (fr > 0.5L || (fr == 0.5L && ((uint64_t)t & 1)));
+	unsigned i;
+	uint64_t tenths = human_tenths(v, &i);
 	char tmp[32], *p = tmp + sizeof(tmp);
 	*--p = 0;
-	const char *un = u[i];
+	const char *un = human_unit[i];
 	size_t ul = strlen(un);
 	p -= ul;
 	memcpy(p, un, ul);
@@ -352,8 +383,14 @@ const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 		w /= 10;
 	} while (w);
 	size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p);
-	if (n >= len)
-		return snprintf(buf, len, "%.1f %s", d, u[i]), buf;
+	if (n >= len) {
+		/* cut like snprintf */
+		if (len) {
+			memcpy(buf, p, len - 1);
+			buf[len - 1] = 0;
+		}
+		return buf;
+	}
 	memcpy(buf, p, n + 1);
 	return buf;
 }

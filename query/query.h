@@ -159,6 +159,12 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 #define Q_CELL_MAX 128
 size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show, char *out,
 			 uint8_t *lens);
+/* Raise w[c] to the longest text of column c (where show[c]) over rows
+ * [from, to): a table's widths before its text is made, from the cells'
+ * lengths (cheaper than their text; listings in the order rows lie in
+ * memory). */
+void q_result_widths(const struct q_result *r, const bool *show, size_t from, size_t to,
+		     size_t *w);
 /* Raw numeric value of a Q_CT_NUM/Q_CT_TIME cell (0 otherwise). */
 uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c);
 
@@ -173,6 +179,8 @@ void q_result_stats(const struct q_result *r, struct q_stats *out);
 
 /* Human counter text: 1234567 -> "1.2 M" (1000-based, as nfdump). */
 const char *q_fmt_human(uint64_t v, char *buf, size_t len);
+/* strlen of q_fmt_human's text for v (with room enough), without it. */
+size_t q_human_len(uint64_t v);
 
 /* Parse a duration "90s", "5m", "1h", "2d", "500ms" or plain seconds. */
 int q_parse_duration_ms(const char *s, uint64_t *ms);

@@ -734,6 +734,17 @@ static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
  * to the caller's buffer, q_result_cell's. */
 #define Q_CELL_TEXT 64
 
+/* digits of v in decimal */
+static size_t dec_len(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 /* v in decimal */
 static size_t u64_text(uint64_t v, char *o)
 {
@@ -863,6 +874,70 @@ static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum
 	}
 	default: return u64_text(v, o);
 	}
+}
+
+/* Length of a listing's cell in human form, without its text where that is
+ * cheap (list_text's text has exactly this length). */
+static size_t list_len(const struct q_result *r, const struct flow_rec *x, enum q_field f)
+{
+	const struct q_fdef *d = &q_fdefs[f];
+	char t[Q_CELL_TEXT];
+	if (d->type == QF_ADDR) {
+		const uint8_t *a = (const uint8_t *)x + d->off;
+		if (!addr_is_v4(a))
+			return addr_text(a, t);
+		size_t n = 3;
+		for (unsigned i = 12; i < 16; i++)
+			n += 1u + (a[i] >= 10) + (a[i] >= 100);
+		return n;
+	}
+	uint64_t v = q_rec_num(x, f);
+	switch (f) {
+	case Q_F_FIRST:
+	case Q_F_LAST:
+		/* "YYYY-MM-DD HH:MM:SS.mmm" up to the year 9999 */
+		return v < 253402300800000ull ? 23 : time_text(v, t);
+	case Q_F_DURATION: return dec_len(v / 1000) + 4;
+	case Q_F_FLAGS: return 8;
+	case Q_F_PROTO: {
+		const char *pn = proto_name((unsigned)v);
+		return pn ? strlen(pn) : dec_len(v);
+	}
+	case Q_F_PACKETS:
+	case Q_F_BYTES:
+		if (r->q->spec.scale && x->sampling > 1)
+			v *= x->sampling;
+		return q_human_len(v);
+	default: return dec_len(v);
+	}
+}
+
+void q_result_widths(const struct q_result *r, const bool *show, size_t from, size_t to,
+		     size_t *w)
+{
+	if (to > r->nout)
+		to = r->nout;
+	if (r->final && r->q->spec.kind == Q_LIST) {
+		/* any order gives the same maxima: the records as they lie */
+		for (size_t i = from; i < to; i++) {
+			const struct flow_rec *x = &r->rows[i];
+			for (unsigned c = 0; c < r->ncols; c++) {
+				if (!show[c])
+					continue;
+				size_t l = list_len(r, x, r->col_f[c]);
+				w[c] = l > w[c] ? l : w[c];
+			}
+		}
+		return;
+	}
+	char buf[Q_CELL_MAX];
+	for (size_t i = from; i < to; i++)
+		for (unsigned c = 0; c < r->ncols; c++) {
+			if (!show[c])
+				continue;
+			size_t l = strlen(q_result_cell(r, i, c, true, buf, sizeof(buf)));
+			w[c] = l > w[c] ? l : w[c];
+		}
 }
 
 size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show, char *out,

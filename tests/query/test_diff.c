@@ -633,6 +633,28 @@ static int compare_ref(const struct q_result *r, const struct q_spec *sp, const 
 		free(l);
 		CHECK(!bad, "%s: listing differs (%zu rows, reference %zu of %zu)", desc,
 		      q_result_nrows(r), want, nm);
+		/* the table's widths from the cells' lengths = from their text,
+		 * and each row's text is its cells' text */
+		unsigned nc = q_result_ncols(r);
+		bool show[64];
+		size_t w[64] = { 0 }, wt[64] = { 0 };
+		for (unsigned c = 0; c < nc && c < 64; c++)
+			show[c] = true;
+		q_result_widths(r, show, 0, q_result_nrows(r), w);
+		for (size_t i = 0; i < q_result_nrows(r) && !bad; i++) {
+			char text[64 * Q_CELL_MAX], cell[Q_CELL_MAX];
+			uint8_t lens[64];
+			q_result_row_text(r, i, show, text, lens);
+			size_t off = 0;
+			for (unsigned c = 0; c < nc && c < 64; c++) {
+				q_result_cell(r, i, c, true, cell, sizeof(cell));
+				bad |= lens[c] != strlen(cell) || memcmp(text + off, cell, lens[c]);
+				off += lens[c];
+				wt[c] = lens[c] > wt[c] ? lens[c] : wt[c];
+			}
+		}
+		CHECK(!bad && !memcmp(w, wt, sizeof(w)), "%s: table text or widths differ from cells",
+		      desc);
 		return 0;
 	}
 	struct grow *g;

@@ -150,12 +150,14 @@ static void test_human(void **state)
 	(void)state;
 	static const char *u[] = { "", "k", "M", "G", "T", "P", "E" };
 	uint64_t x = 88172645463325252ull;
-	for (unsigned k = 0; k < 200000; k++) {
+	for (unsigned k = 0; k < 220000; k++) {
 		uint64_t v;
 		if (k < 20000)
 			v = k; /* every small value, all ties of the first unit */
 		else if (k < 40000)
 			v = (uint64_t)(k - 20000) * 50; /* ties: multiples of 50 */
+		else if (k < 60000)
+			v = (uint64_t)(k - 40000) * 50000; /* ties of the second unit */
 		else {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 			v = x >> (x & 63);
@@ -175,6 +177,9 @@ static void test_human(void **state)
 		}
 		if (strcmp(got, want))
 			fail_msg("%llu: got \"%s\", want \"%s\"", (unsigned long long)v, got, want);
+		if (q_human_len(v) != strlen(want))
+			fail_msg("%llu: length %zu, want %zu", (unsigned long long)v, q_human_len(v),
+				 strlen(want));
 	}
 	char small[4];
 	q_fmt_human(123456, small, sizeof(small)); /* truncated like snprintf */
