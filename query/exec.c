@@ -44,6 +44,7 @@ struct worker {
 	uint64_t *hashes; /* one block's key hashes */
 	uint64_t *acc;    /* agg_by_code: three sums per dictionary entry */
 	uint32_t *ent;    /* agg_by_code: the entries seen */
+	uint16_t *selcode[ST_COL_MAX]; /* consume_list: codes at the selected rows */
 	pthread_t tid;
 };
 
@@ -347,12 +348,37 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	nsel = prune_list(r, c, idx, nsel);
 	if (!nsel)
 		return 0;
-	/* a second decode with every output column, of the selected rows
+	/* output columns the filter already had as codes (a host's addresses)
+	 * keep them: their codes at the selected rows and their dictionary,
+	 * instead of a second decode of the dictionary */
+	uint32_t have = 0;
+	const void *dict[ST_COL_MAX];
+	uint32_t nd[ST_COL_MAX];
+	for (unsigned k = 0; k < ST_COL_MAX; k++) {
+		if (!(q->out_cols & ST_COL_BIT(k)) || !c->code[k])
+			continue;
+		if (!wk->selcode[k] && !(wk->selcode[k] = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint16_t))))
+			return -ENOMEM;
+		for (uint32_t j = 0; j < nsel; j++)
+			wk->selcode[k][j] = c->code[k][idx[j]];
+		dict[k] = c->dict[k];
+		nd[k] = c->ndict[k];
+		have |= ST_COL_BIT(k);
+	}
+	/* a second decode with the other output columns, of the selected rows
 	 * only: only blocks with rows that can still make the listing pay for
-	 * it, and columns with random access decode just those rows */
-	int rc = st_reader_decode_rows(rd, b, m, 0, idx, nsel, c);
+	 * it, and columns with random access decode just those rows (the
+	 * reader leaves the buffers of columns it is not asked for alone) */
+	int rc = st_reader_decode_rows(rd, b, m & ~have, 0, idx, nsel, c);
 	if (rc)
 		return rc;
+	for (unsigned k = 0; k < ST_COL_MAX; k++) {
+		if (!(have & ST_COL_BIT(k)))
+			continue;
+		c->code[k] = wk->selcode[k];
+		c->dict[k] = dict[k];
+		c->ndict[k] = nd[k];
+	}
 	/* while the listing has room, the rows are appended column by column;
 	 * only the listing's columns: filter columns must not change the row
 	 * (its tie-break compares whole records) */
@@ -512,6 +538,8 @@ out:
 	free(wk->hashes);
 	free(wk->acc);
 	free(wk->ent);
+	for (unsigned k = 0; k < ST_COL_MAX; k++)
+		free(wk->selcode[k]);
 	wk->rc = rc;
 	return NULL;
 }
