@@ -385,7 +385,7 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	uint32_t j = 0, room = (uint32_t)(q->spec.limit - r->nrows);
 	if (room) {
 		j = nsel < room ? nsel : room;
-		struct flow_rec *d = q_list_reserve(r, j);
+		struct flow_rec *d = q_list_reserve(r, j, true);
 		if (!d)
 			return -ENOMEM;
 		for (unsigned k = 0; k < ST_COL_MAX; k++)

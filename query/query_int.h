@@ -276,9 +276,9 @@ static inline const struct flow_rec *q_list_row(const struct q_result *r, size_t
 	return &r->rows[r->ord ? r->ord[i] : i];
 }
 /* Bulk append while a listing is not full: room for n more rows (n <=
- * limit - nrows), zeroed, at the end; q_list_commit(r, n) once they are
- * filled. NULL on ENOMEM. */
-struct flow_rec *q_list_reserve(struct q_result *r, size_t n);
+ * limit - nrows) at the end, zeroed if zero; q_list_commit(r, n) once
+ * they are filled. NULL on ENOMEM. */
+struct flow_rec *q_list_reserve(struct q_result *r, size_t n, bool zero);
 void q_list_commit(struct q_result *r, size_t n);
 
 #endif

@@ -210,8 +210,9 @@ static void heapify(struct q_result *r)
 }
 
 /* Room for n more rows at the end (growing by doubling, capped at the
- * limit), zeroed: the caller fills only the columns it carries. */
-struct flow_rec *q_list_reserve(struct q_result *r, size_t n)
+ * limit), zeroed when asked: a caller that fills only the columns it
+ * carries needs the rest zero. */
+struct flow_rec *q_list_reserve(struct q_result *r, size_t n, bool zero)
 {
 	size_t limit = r->q->spec.limit, need = r->nrows + n;
 	if (need > limit)
@@ -228,7 +229,8 @@ struct flow_rec *q_list_reserve(struct q_result *r, size_t n)
 		r->rows = p;
 		r->cap = nc;
 	}
-	memset(&r->rows[r->nrows], 0, n * sizeof(*r->rows));
+	if (zero)
+		memset(&r->rows[r->nrows], 0, n * sizeof(*r->rows));
 	return &r->rows[r->nrows];
 }
 
@@ -246,7 +248,7 @@ void q_list_commit(struct q_result *r, size_t n)
 int q_list_offer(struct q_result *r, const struct flow_rec *rec)
 {
 	if (r->nrows < r->q->spec.limit) {
-		struct flow_rec *d = q_list_reserve(r, 1);
+		struct flow_rec *d = q_list_reserve(r, 1, false);
 		if (!d)
 			return -ENOMEM;
 		*d = *rec;
@@ -275,7 +277,7 @@ int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_er
 		size_t i = 0, room = dst->q->spec.limit - dst->nrows;
 		if (room && src->nrows) {
 			i = src->nrows < room ? src->nrows : room;
-			struct flow_rec *d = q_list_reserve(dst, i);
+			struct flow_rec *d = q_list_reserve(dst, i, false);
 			if (!d)
 				return -ENOMEM;
 			memcpy(d, src->rows, i * sizeof(*d));
