@@ -2425,6 +2425,95 @@ int seg_unpack16_impl(unsigned impl, const uint8_t *p, size_t len, uint32_t n, u
 	return -ENOTSUP;
 }
 
+/* Values i..n-1 of a packed array (w <= PACK_MAX_W bits each, FORMAT.md §5)
+ * in p[0..len), each plus add, into out[i..n): one 8-byte load a value
+ * while 8 bytes remain, bounded loads for the last ones. The caller
+ * checked len == ceil(n * w / 8), so every value lies inside p. */
+static void unpack64_from(const uint8_t *p, size_t len, uint32_t i, uint32_t n, unsigned w,
+			  uint64_t add, uint64_t *out)
+{
+	if (!w) {
+		for (; i < n; i++)
+			out[i] = add;
+		return;
+	}
+	uint64_t mask = (1ull << w) - 1;
+	size_t bit = (size_t)i * w;
+	for (; i < n && (bit >> 3) + 8 <= len; i++, bit += w)
+		out[i] = add + ((le64_ld(p + (bit >> 3)) >> (bit & 7)) & mask);
+	for (; i < n; i++, bit += w)
+		out[i] = add + get_bits_at(p, len, bit, w);
+}
+
+#ifdef SEG_X86
+/* Four values of w <= 32 bits a round with AVX2: from the 32-bit word
+ * holding the first one's first bit, the four span at most 31 + 4·32
+ * bits, so one 32-byte load at that word holds them all. A dword permute
+ * puts the two words holding each value in its 64-bit lane, a per-lane
+ * shift (< 32, so shift + w <= 63) and a mask finish it. The first value's
+ * bit offset in its word repeats every 8 rounds (8·4w bits is a multiple
+ * of 32): eight permutes and shifts per width, built per call. */
+struct up64 {
+	uint32_t idx[8][8];
+	uint64_t sh[8][4];
+};
+
+static void up64_plan(struct up64 *t, unsigned w)
+{
+	for (unsigned g = 0; g < 8; g++) {
+		unsigned s = (4 * w * g) & 31; /* round g's first bit, in its word */
+		for (unsigned j = 0; j < 4; j++) {
+			unsigned rel = s + j * w; /* <= 31 + 96: words 0..3, +1 <= 4 */
+			t->idx[g][2 * j] = rel >> 5;
+			t->idx[g][2 * j + 1] = (rel >> 5) + 1;
+			t->sh[g][j] = rel & 31;
+		}
+	}
+}
+
+/* Values i (a multiple of 4) .. up to n of width 1 <= w <= 32 into out[],
+ * plus add, while a round's 32-byte load stays inside p[0..len). Returns
+ * where it stopped (a multiple of 4); the caller finishes with
+ * unpack64_from(). */
+__attribute__((target("avx2"))) static uint32_t unpack64_avx2(const struct up64 *t,
+								const uint8_t *p, size_t len,
+								uint32_t i, uint32_t n, unsigned w,
+								uint64_t add, uint64_t *out)
+{
+	const __m256i mask = _mm256_set1_epi64x((long long)((1ull << w) - 1));
+	const __m256i addv = _mm256_set1_epi64x((long long)add);
+	size_t bit = (size_t)i * w;
+	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w) {
+		unsigned g = (i >> 2) & 7;
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + (bit >> 5) * 4));
+		x = _mm256_permutevar8x32_epi32(
+			x, _mm256_loadu_si256((const __m256i *)(const void *)t->idx[g]));
+		x = _mm256_srlv_epi64(x, _mm256_loadu_si256((const __m256i *)(const void *)t->sh[g]));
+		x = _mm256_add_epi64(_mm256_and_si256(x, mask), addv);
+		_mm256_storeu_si256((__m256i *)(void *)(out + i), x);
+	}
+	return i;
+}
+#endif
+
+/* n values packed at w <= PACK_MAX_W bits in p[0..len), each plus add,
+ * into out[]; the caller checked len == ceil(n * w / 8). AVX2 for w <= 32
+ * (every width the writer picks on the default mix), 8-byte loads for
+ * wider values and the last ones. */
+static void unpack64(const uint8_t *p, size_t len, uint32_t n, unsigned w, uint64_t add,
+		     uint64_t *out)
+{
+	uint32_t i = 0;
+#ifdef SEG_X86
+	if (up_ok && w >= 1 && w <= 32 && n >= 4) {
+		struct up64 t;
+		up64_plan(&t, w);
+		i = unpack64_avx2(&t, p, len, 0, n, w, add, out);
+	}
+#endif
+	unpack64_from(p, len, i, n, w, add, out);
+}
+
 #define BAD (-EBADMSG)
 
 /* n decoded integers v[] into a column of sz-byte elements (sz = the
@@ -2532,8 +2621,7 @@ static int dec_fixed(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc
 		unsigned bw = r[8];
 		if (bw > PACK_MAX_W || rl - 9 != ((size_t)n * bw + 7) / 8)
 			return BAD;
-		for (uint32_t i = 0; i < n; i++)
-			iv[i] = mn + (bw ? get_bits(r + 9, rl - 9, i, bw) : 0);
+		unpack64(r + 9, rl - 9, n, bw, mn, iv);
 		return store_ints(col, sz, iv, n) ? BAD : 0;
 	}
 	case ENC_VARINT: {
@@ -2555,8 +2643,7 @@ static int get_ints(const uint8_t *r, size_t rl, uint32_t n, bool bits, uint64_t
 		unsigned w = r[0];
 		if (w > PACK_MAX_W || rl - 1 != ((size_t)n * w + 7) / 8)
 			return -1;
-		for (uint32_t i = 0; i < n; i++)
-			o[i] = w ? get_bits(r + 1, rl - 1, i, w) : 0;
+		unpack64(r + 1, rl - 1, n, w, 0, o);
 		return 0;
 	}
 	const uint8_t *p = r, *end = r + rl;
@@ -2975,8 +3062,13 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 	size_t exlen = pd.exlen;
 	uint16_t *code = pd.code;
 	if (!addr) {
-		/* branch-free: every row computes the next exception and picks
-		 * it or its dictionary value (exceptions are often frequent) */
+		/* the exceptions unpacked in bulk first, then every row picks
+		 * its dictionary value or the next exception without a branch
+		 * (exceptions are often frequent), straight into the column:
+		 * w == sz here (the caller checked), so only exceptions can be
+		 * too wide */
+		if (w != sz)
+			return BAD;
 		uint32_t zeros = 0;
 		for (uint32_t i = 0; i < n; i++)
 			zeros += code[i] == 0;
@@ -2988,24 +3080,46 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 			memcpy(v, dv + (size_t)j * w, w);
 			lut[j + 1] = le64_ld(v);
 		}
-		uint64_t *iv = (uint64_t *)(void *)col;
-		if (sz != 8) {
-			if (buf_reserve(&d->ints, (size_t)n * 8 + 8))
-				return -ENOMEM;
-			iv = (uint64_t *)(void *)d->ints.p;
+		/* one more, 0, for the rows after the last exception: every row
+		 * reads ex[k], k <= ne */
+		if (buf_reserve(&d->ints, ((size_t)ne + 1) * 8))
+			return -ENOMEM;
+		uint64_t *xv = (uint64_t *)(void *)d->ints.p, any = 0;
+		unpack64(ex, exlen, ne, eb, mn, xv);
+		xv[ne] = 0;
+		if (sz < 8) {
+			for (uint32_t j = 0; j < ne; j++)
+				any |= xv[j];
+			if (any >> (8 * sz))
+				return BAD;
 		}
 		uint32_t k = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			/* k <= ne: at ne the read is empty (get_bits bounds it) */
-			uint64_t e = mn + (eb ? get_bits(ex, exlen, k, eb) : 0);
-			uint32_t cv = code[i];
-			/* masks, not a select: compilers turn a select back into
-			 * a branch, mispredicted on every other row */
-			uint64_t z = cv == 0, m = 0 - z;
-			iv[i] = lut[cv] | (e & m); /* lut[0] = 0 */
-			k += (uint32_t)z;
+		/* masks, not a select: compilers turn a select back into a
+		 * branch, mispredicted on every other row. lut[0] = 0 */
+#define PD_MERGE(st)                                                              \
+	for (uint32_t i = 0; i < n; i++) {                                        \
+		uint32_t cv = code[i];                                            \
+		uint64_t z = cv == 0;                                             \
+		st(col + (size_t)i * sz, lut[cv] | (xv[k] & (0 - z)));            \
+		k += (uint32_t)z;                                                 \
+	}
+#define PD_ST1(p, v) (*(p) = (uint8_t)(v))
+#define PD_ST2(p, v) le16_st(p, (uint16_t)(v))
+#define PD_ST4(p, v) le32_st(p, (uint32_t)(v))
+#define PD_ST8(p, v) le64_st(p, v)
+		switch (sz) {
+		case 1: PD_MERGE(PD_ST1) break;
+		case 2: PD_MERGE(PD_ST2) break;
+		case 4: PD_MERGE(PD_ST4) break;
+		case 8: PD_MERGE(PD_ST8) break;
+		default: return BAD;
 		}
-		return store_ints(col, sz, iv, n) ? BAD : 0;
+#undef PD_MERGE
+#undef PD_ST1
+#undef PD_ST2
+#undef PD_ST4
+#undef PD_ST8
+		return 0;
 	}
 	uint32_t k = 0;
 	for (uint32_t i = 0; i < n; i++) {
@@ -3300,6 +3414,134 @@ static int pp_parse(const uint8_t *r, size_t rl, uint32_t n, struct pp_body *b)
 	return 0;
 }
 
+#ifdef SEG_X86
+/* ENC_PERPKT with AVX2, four rows a round, one row a 64-bit lane. */
+
+/* Each lane's remainder width bits_of(d - 1), d = the packet count or 1,
+ * without a branch or lzcnt: 2(d - 1) + 1 < 2^33 is exact as a double,
+ * whose exponent minus 1023 is bits_of(d - 1). Only the low 32 bits of
+ * d - 1 are used, so a width is at most 32 even for a divisor of 2^32 or
+ * more (the caller rejects those by *big, the OR of every d). *dm1 gets
+ * those bits of d - 1. */
+__attribute__((target("avx2"))) static inline __m256i pp_widths(__m256i p, __m256i *dm1,
+								  __m256i *big)
+{
+	const __m256i one = _mm256_set1_epi64x(1), lo32 = _mm256_set1_epi64x(0xffffffff);
+	const __m256i two52 = _mm256_set1_epi64x(0x4330000000000000); /* 2^52 as a double */
+	__m256i d = _mm256_or_si256(p, _mm256_srli_epi64(_mm256_cmpeq_epi64(p, _mm256_setzero_si256()), 63));
+	*big = _mm256_or_si256(*big, d);
+	__m256i x = _mm256_and_si256(_mm256_sub_epi64(d, one), lo32);
+	*dm1 = x;
+	/* 2^52 + y as a double, minus 2^52: y exactly (y < 2^52) */
+	__m256d f = _mm256_sub_pd(
+		_mm256_castsi256_pd(_mm256_or_si256(_mm256_or_si256(_mm256_add_epi64(x, x), one), two52)),
+		_mm256_castsi256_pd(two52));
+	return _mm256_sub_epi64(_mm256_srli_epi64(_mm256_castpd_si256(f), 52), _mm256_set1_epi64x(1023));
+}
+
+/* Inclusive prefix sum of the four lanes. */
+__attribute__((target("avx2"))) static inline __m256i pp_pfx4(__m256i v)
+{
+	const __m256i z = _mm256_setzero_si256();
+	v = _mm256_add_epi64(v, _mm256_blend_epi32(_mm256_permute4x64_epi64(v, 0x90), z, 0x03));
+	return _mm256_add_epi64(v, _mm256_blend_epi32(_mm256_permute4x64_epi64(v, 0x40), z, 0x0f));
+}
+
+/* Horizontal OR of the four lanes. */
+__attribute__((target("avx2"))) static inline uint64_t pp_or4(__m256i v)
+{
+	__m128i x = _mm_or_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	return (uint64_t)_mm_cvtsi128_si64(_mm_or_si128(x, _mm_unpackhi_epi64(x, x)));
+}
+
+#define PP_TILE 512 /* rows whose quotients are unpacked at once: they stay in L1 */
+
+/* Rows from 0 of the body pb (n rows, packet counts pk) into o[], while a
+ * round's 32-byte remainder load stays inside the chunk: the quotients of
+ * a tile unpacked into o[], then per round the four widths, their prefix
+ * sum (the remainders' bit offsets, the carry in every lane of carry),
+ * one load of the 32-bit word holding the first remainder and the next
+ * seven (four remainders of <= 32 bits span <= 31 + 128 bits), a dword
+ * permute, shift and mask as in unpack64_avx2(), and q·d + r (d < 2^32:
+ * two 32x32 multiplies). Returns the rows done (a multiple of 4); *bit is
+ * where the next remainder starts, *bad non-zero if a row was invalid
+ * (a remainder >= its divisor, a divisor >= 2^32). */
+__attribute__((target("avx2"))) static uint32_t perpkt_avx2(const struct pp_body *pb, uint32_t n,
+							      const uint64_t *pk, uint64_t *o,
+							      uint64_t *bit_out, uint64_t *bad_out)
+{
+	const __m256i one = _mm256_set1_epi64x(1), c31 = _mm256_set1_epi64x(31);
+	const __m256i ones = _mm256_set1_epi64x(-1), hi = _mm256_set1_epi64x(~31ll);
+	const unsigned qb = pb->qb;
+	struct up64 t;
+	if (qb >= 1 && qb <= 32)
+		up64_plan(&t, qb);
+	__m256i carry = _mm256_setzero_si256(), badv = carry, big = carry;
+	uint32_t i = 0;
+	bool stop = false;
+	while (!stop && i + 4 <= n) {
+		uint32_t e = n - i > PP_TILE ? i + PP_TILE : n & ~3u, u = i;
+		if (qb >= 1 && qb <= 32)
+			u = unpack64_avx2(&t, pb->q, pb->qlen, u, e, qb, pb->qmn, o);
+		unpack64_from(pb->q, pb->qlen, u, e, qb, pb->qmn, o);
+		for (; i < e; i += 4) {
+			uint64_t bit = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+			if ((bit >> 5) * 4 + 32 > pb->rlen) {
+				stop = true;
+				break;
+			}
+			__m256i dm1, rb = pp_widths(_mm256_loadu_si256((const __m256i *)(const void *)(pk + i)),
+						    &dm1, &big);
+			__m256i s = pp_pfx4(rb);
+			/* offsets from the loaded word: <= 31 + 96 for the last lane,
+			 * so words 0..4 */
+			__m256i rel = _mm256_sub_epi64(_mm256_sub_epi64(s, rb),
+						       _mm256_sub_epi64(_mm256_and_si256(carry, hi), carry));
+			__m256i wi = _mm256_srli_epi64(rel, 5);
+			__m256i pair = _mm256_or_si256(wi, _mm256_slli_epi64(_mm256_add_epi64(wi, one), 32));
+			__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(pb->rs + (bit >> 5) * 4));
+			x = _mm256_srlv_epi64(_mm256_permutevar8x32_epi32(x, pair), _mm256_and_si256(rel, c31));
+			x = _mm256_andnot_si256(_mm256_sllv_epi64(ones, rb), x);
+			/* r >= d  <=>  r > d - 1 (both < 2^33: a signed compare) */
+			badv = _mm256_or_si256(badv, _mm256_cmpgt_epi64(x, dm1));
+			__m256i d = _mm256_add_epi64(dm1, one);
+			__m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(o + i));
+			__m256i v = _mm256_add_epi64(_mm256_mul_epu32(q, d),
+						     _mm256_slli_epi64(_mm256_mul_epu32(_mm256_srli_epi64(q, 32), d), 32));
+			_mm256_storeu_si256((__m256i *)(void *)(o + i), _mm256_add_epi64(v, x));
+			carry = _mm256_add_epi64(carry, _mm256_permute4x64_epi64(s, 0xff));
+		}
+	}
+	*bit_out = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+	*bad_out = (pp_or4(big) >> 32) | pp_or4(badv);
+	return i;
+}
+
+/* Every row's remainder offset (< 2^21: 65536 rows of <= 32 bits) into
+ * off[] for rows 0..n rounded down to 4; *bit the next offset, *big the
+ * OR of the divisors (>= 2^32: invalid). Returns the rows done. */
+__attribute__((target("avx2"))) static uint32_t perpkt_offs_avx2(const uint64_t *pk, uint32_t n,
+								   uint32_t *off, uint64_t *bit_out,
+								   uint64_t *big_out)
+{
+	const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+	__m256i carry = _mm256_setzero_si256(), big = carry;
+	uint32_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		__m256i dm1, rb = pp_widths(_mm256_loadu_si256((const __m256i *)(const void *)(pk + i)),
+					    &dm1, &big);
+		__m256i s = pp_pfx4(rb);
+		__m256i at = _mm256_add_epi64(carry, _mm256_sub_epi64(s, rb));
+		_mm_storeu_si128((__m128i *)(void *)(off + i),
+				 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(at, even)));
+		carry = _mm256_add_epi64(carry, _mm256_permute4x64_epi64(s, 0xff));
+	}
+	*bit_out = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+	*big_out = pp_or4(big);
+	return i;
+}
+#endif
+
 static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p, uint64_t *o)
 {
 	struct pp_body pb;
@@ -3313,6 +3555,10 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	 * read near the end), and the bits used must add up to it exactly */
 	uint64_t bit = 0, bad = 0, qmask = qb ? (1ull << qb) - 1 : 0;
 	uint32_t i = 0;
+#ifdef SEG_X86
+	if (up_ok)
+		i = perpkt_avx2(&pb, n, p, o, &bit, &bad);
+#endif
 	/* eight rows at a time while both windows of all eight lie wholly
 	 * inside the chunk (a remainder takes at most 4 bytes): plain loads,
 	 * no per-row checks */
@@ -3537,26 +3783,31 @@ static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint3
 	const uint8_t *q = pb.q, *rs = pb.rs;
 	/* first every row's remainder offset (no branch per row), then the
 	 * selected rows straight from their offsets */
-	if (buf_reserve(&dd->ints, (size_t)n * 8 + 8))
+	if (buf_reserve(&dd->ints, (size_t)n * 4 + 4))
 		return -1;
-	uint64_t *off = (uint64_t *)(void *)dd->ints.p;
+	uint32_t *off = (uint32_t *)(void *)dd->ints.p; /* < 2^21: n <= 65536 rows of <= 32 bits */
 	uint64_t bit = 0, big = 0;
-	for (uint32_t i = 0; i < n; i++) {
+	uint32_t i = 0;
+#ifdef SEG_X86
+	if (up_ok)
+		i = perpkt_offs_avx2(p, n, off, &bit, &big);
+#endif
+	for (; i < n; i++) {
 		uint64_t d = p[i] | (p[i] == 0);
-		off[i] = bit;
-		bit += bits_of(d - 1);
-		big |= d >> 32;
+		off[i] = (uint32_t)bit;
+		bit += bits_of((d - 1) & 0xffffffff);
+		big |= d;
 	}
-	if (big || (bit + 7) / 8 != rlen)
+	if ((big >> 32) || (bit + 7) / 8 != rlen)
 		return -1;
 	for (uint32_t j = 0; j < nsel; j++) {
-		uint32_t i = sel[j];
-		uint64_t d = p[i] | (p[i] == 0), b0 = off[i];
+		uint32_t row = sel[j];
+		uint64_t d = p[row] | (p[row] == 0), b0 = off[row];
 		unsigned rb = bits_of(d - 1);
 		uint64_t ri = get_bits_at(rs, rlen, b0, rb);
 		if (ri >= d)
 			return -1;
-		o[j] = (qmn + (qb ? get_bits(q, qlen, i, qb) : 0)) * d + ri;
+		o[j] = (qmn + (qb ? get_bits(q, qlen, row, qb) : 0)) * d + ri;
 	}
 	return 0;
 }
@@ -3686,8 +3937,11 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 				size_t plen = rl - 17;
 				if (mb > PACK_MAX_W || plen != ((size_t)n * mb + 7) / 8)
 					return BAD;
+				/* unpacked in bulk first: the running maximum is then
+				 * the loop's only carried work */
+				unpack64(r + 17, plen, n, mb, mn, o);
 				for (uint32_t i = 0; i < n; i++) {
-					uint64_t v = ref - (mn + (mb ? get_bits(r + 17, plen, i, mb) : 0));
+					uint64_t v = ref - o[i];
 					o[i] = v;
 					ref = v > ref ? v : ref;
 				}
