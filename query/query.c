@@ -350,26 +350,20 @@ size_t q_human_len(uint64_t v)
 	return dec_digits(t / 10) + 3 + strlen(human_unit[u]);
 }
 
-const char *q_fmt_human(uint64_t v, char *buf, size_t len)
+size_t q_human_text(uint64_t v, char *o)
 {
-	if (v < 1000 && len >= 4) {
-		char *p = buf;
+	if (v < 1000) {
+		char *p = o;
 		if (v >= 100)
 			*p++ = (char)('0' + v / 100);
 		if (v >= 10)
 			*p++ = (char)('0' + v / 10 % 10);
 		*p++ = (char)('0' + v % 10);
-		*p = 0;
-		return buf;
-	}
-	if (v < 1000) {
-		snprintf(buf, len, "%" PRIu64, v);
-		return buf;
+		return (size_t)(p - o);
 	}
 	unsigned i;
 	uint64_t tenths = human_tenths(v, &i);
-	char tmp[32], *p = tmp + sizeof(tmp);
-	*--p = 0;
+	char tmp[32], *e = tmp + sizeof(tmp), *p = e;
 	const char *un = human_unit[i];
 	size_t ul = strlen(un);
 	p -= ul;
@@ -382,16 +376,20 @@ const char *q_fmt_human(uint64_t v, char *buf, size_t len)
 		*--p = (char)('0' + w % 10);
 		w /= 10;
 	} while (w);
-	size_t n = (size_t)(tmp + sizeof(tmp) - 1 - p);
-	if (n >= len) {
-		/* cut like snprintf */
-		if (len) {
-			memcpy(buf, p, len - 1);
-			buf[len - 1] = 0;
-		}
-		return buf;
-	}
-	memcpy(buf, p, n + 1);
+	memcpy(o, p, (size_t)(e - p));
+	return (size_t)(e - p);
+}
+
+const char *q_fmt_human(uint64_t v, char *buf, size_t len)
+{
+	char t[32];
+	size_t n = q_human_text(v, t);
+	/* cut like snprintf */
+	if (n >= len)
+		n = len ? len - 1 : 0;
+	memcpy(buf, t, n);
+	if (len)
+		buf[n] = 0;
 	return buf;
 }
 

@@ -181,6 +181,8 @@ void q_result_stats(const struct q_result *r, struct q_stats *out);
 const char *q_fmt_human(uint64_t v, char *buf, size_t len);
 /* strlen of q_fmt_human's text for v (with room enough), without it. */
 size_t q_human_len(uint64_t v);
+/* The same text at o (room for 16 bytes, no NUL); returns its length. */
+size_t q_human_text(uint64_t v, char *o);
 
 /* Parse a duration "90s", "5m", "1h", "2d", "500ms" or plain seconds. */
 int q_parse_duration_ms(const char *s, uint64_t *ms);

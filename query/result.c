@@ -884,6 +884,24 @@ static const char *proto_name(unsigned p)
 	}
 }
 
+/* Numeric value of field f of a listing's record: the fields a table
+ * shows read directly, the rest through q_rec_num. */
+static inline uint64_t list_num(const struct flow_rec *x, enum q_field f)
+{
+	switch (f) {
+	case Q_F_FIRST: return x->first_ms;
+	case Q_F_LAST: return x->last_ms;
+	case Q_F_DURATION: return x->last_ms >= x->first_ms ? x->last_ms - x->first_ms : 0;
+	case Q_F_SRCPORT: return x->src_port;
+	case Q_F_DSTPORT: return x->dst_port;
+	case Q_F_PROTO: return x->proto;
+	case Q_F_FLAGS: return x->tcp_flags;
+	case Q_F_PACKETS: return x->packets;
+	case Q_F_BYTES: return x->bytes;
+	default: return q_rec_num(x, f);
+	}
+}
+
 /* A listing's cell in human form. */
 static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum q_field f,
 			char *o)
@@ -891,7 +909,7 @@ static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum
 	const struct q_fdef *d = &q_fdefs[f];
 	if (d->type == QF_ADDR)
 		return addr_text((const uint8_t *)x + d->off, o);
-	uint64_t v = q_rec_num(x, f);
+	uint64_t v = list_num(x, f);
 	switch (f) {
 	case Q_F_FIRST:
 	case Q_F_LAST: return time_text(v, o);
@@ -906,15 +924,10 @@ static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum
 		return n;
 	}
 	case Q_F_PACKETS:
-	case Q_F_BYTES: {
+	case Q_F_BYTES:
 		if (r->q->spec.scale && x->sampling > 1)
 			v *= x->sampling;
-		char t[32];
-		q_fmt_human(v, t, sizeof(t));
-		size_t n = strlen(t);
-		memcpy(o, t, n);
-		return n;
-	}
+		return q_human_text(v, o);
 	default: return u64_text(v, o);
 	}
 }
@@ -934,7 +947,7 @@ static size_t list_len(const struct q_result *r, const struct flow_rec *x, enum 
 			n += 1u + (a[i] >= 10) + (a[i] >= 100);
 		return n;
 	}
-	uint64_t v = q_rec_num(x, f);
+	uint64_t v = list_num(x, f);
 	switch (f) {
 	case Q_F_FIRST:
 	case Q_F_LAST:
