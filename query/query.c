@@ -331,23 +331,13 @@ static uint64_t human_tenths(uint64_t v, unsigned *unit)
 	return t + (fr > 0.5 || (fr == 0.5 && (lo > 0 || (lo == 0 && (t & 1)))));
 }
 
-static unsigned dec_digits(uint64_t v)
-{
-	unsigned n = 1;
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
 size_t q_human_len(uint64_t v)
 {
 	if (v < 1000)
-		return dec_digits(v);
+		return q_dec_len(v);
 	unsigned u;
 	uint64_t t = human_tenths(v, &u);
-	return dec_digits(t / 10) + 3 + strlen(human_unit[u]);
+	return q_dec_len(t / 10) + 3 + strlen(human_unit[u]);
 }
 
 size_t q_human_text(uint64_t v, char *o)

@@ -164,6 +164,17 @@ static inline void *q_zalloc(size_t n, size_t size)
 	return p;
 }
 
+/* Digits of v in decimal (a table cell's width without its text). */
+static inline unsigned q_dec_len(uint64_t v)
+{
+	unsigned n = 1;
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------- groups */
 
 /* Open-addressing table of fixed-size keys with three sums, entries in

@@ -777,17 +777,6 @@ static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
  * to the caller's buffer, q_result_cell's. */
 #define Q_CELL_TEXT 64
 
-/* digits of v in decimal */
-static size_t dec_len(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
-}
-
 /* v in decimal */
 static size_t u64_text(uint64_t v, char *o)
 {
@@ -798,6 +787,15 @@ static size_t u64_text(uint64_t v, char *o)
 	} while (v);
 	memcpy(o, p, (size_t)(e - p));
 	return (size_t)(e - p);
+}
+
+/* ".mmm" at o: 4 bytes */
+static void ms_text(unsigned ms, char *o)
+{
+	o[0] = '.';
+	o[1] = (char)('0' + ms / 100);
+	o[2] = (char)('0' + ms / 10 % 10);
+	o[3] = (char)('0' + ms % 10);
 }
 
 /* "YYYY-MM-DD HH:MM:SS.mmm" (UTC). Listings print rows in time order, so
@@ -817,12 +815,8 @@ static size_t time_text(uint64_t ms, char *o)
 		}
 		last_s = sec;
 	}
-	unsigned f = (unsigned)(ms % 1000);
 	memcpy(o, last, last_n);
-	o[last_n] = '.';
-	o[last_n + 1] = (char)('0' + f / 100);
-	o[last_n + 2] = (char)('0' + f / 10 % 10);
-	o[last_n + 3] = (char)('0' + f % 10);
+	ms_text((unsigned)(ms % 1000), o + last_n);
 	return last_n + 4;
 }
 
@@ -830,11 +824,7 @@ static size_t time_text(uint64_t ms, char *o)
 static size_t dur_text(uint64_t v, char *o)
 {
 	size_t n = u64_text(v / 1000, o);
-	unsigned ms = (unsigned)(v % 1000);
-	o[n] = '.';
-	o[n + 1] = (char)('0' + ms / 100);
-	o[n + 2] = (char)('0' + ms / 10 % 10);
-	o[n + 3] = (char)('0' + ms % 10);
+	ms_text((unsigned)(v % 1000), o + n);
 	return n + 4;
 }
 
@@ -953,18 +943,18 @@ static size_t list_len(const struct q_result *r, const struct flow_rec *x, enum 
 	case Q_F_LAST:
 		/* "YYYY-MM-DD HH:MM:SS.mmm" up to the year 9999 */
 		return v < 253402300800000ull ? 23 : time_text(v, t);
-	case Q_F_DURATION: return dec_len(v / 1000) + 4;
+	case Q_F_DURATION: return q_dec_len(v / 1000) + 4;
 	case Q_F_FLAGS: return 8;
 	case Q_F_PROTO: {
 		const char *pn = proto_name((unsigned)v);
-		return pn ? strlen(pn) : dec_len(v);
+		return pn ? strlen(pn) : q_dec_len(v);
 	}
 	case Q_F_PACKETS:
 	case Q_F_BYTES:
 		if (r->q->spec.scale && x->sampling > 1)
 			v *= x->sampling;
 		return q_human_len(v);
-	default: return dec_len(v);
+	default: return q_dec_len(v);
 	}
 }
 

@@ -563,6 +563,22 @@ static void test_retention(void **state)
  * alone: DICT), bytes tied to packets (PERPKT), ends jittered below the
  * export time (MAXDELTA). Every column must come
  * back, alone or together. */
+
+/* Decode a whole block (every column) and compare each row with the
+ * record it was made from. */
+static void decode_compare(struct blk_dec *d, const struct seg_blk *b, const struct flow_rec *in,
+			   struct flow_rec *out, uint32_t n, char *arena, size_t cap, int codec)
+{
+	struct st_cols c;
+	size_t al;
+	assert_int_equal(blk_decode(d, b, ST_COLS_ALL, &c), 0);
+	assert_int_equal(st_cols_to_recs(&c, out, arena, cap, &al), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		const char *why = rec_diff(&in[i], arena, &out[i], arena);
+		if (why)
+			fail_msg("codec %d row %u differs in %s", codec, i, why);
+	}
+}
 static void test_v2_encodings(void **state)
 {
 	(void)state;
@@ -616,14 +632,7 @@ static void test_v2_encodings(void **state)
 		struct seg_blk b = { .p = o, .len = len, .nrows = N };
 		struct blk_dec *d = blk_dec_new();
 		struct st_cols c;
-		size_t al;
-		assert_int_equal(blk_decode(d, &b, ST_COLS_ALL, &c), 0);
-		assert_int_equal(st_cols_to_recs(&c, out, arena, sizeof(arena), &al), 0);
-		for (uint32_t i = 0; i < N; i++) {
-			const char *why = rec_diff(&in[i], arena, &out[i], arena);
-			if (why)
-				fail_msg("codec %d row %u differs in %s", codec, i, why);
-		}
+		decode_compare(d, &b, in, out, N, arena, sizeof(arena), codec);
 		/* derived columns alone pull in what they need */
 		assert_int_equal(blk_decode(d, &b, ST_COL_BIT(ST_COL_BYTES), &c), 0);
 		for (uint32_t i = 0; i < N; i++)
@@ -780,14 +789,7 @@ static void mixed_block(const uint8_t (*src)[16], const uint8_t (*dst)[16], uint
 	struct seg_blk b = { .p = o, .len = len, .nrows = n };
 	struct blk_dec *d = blk_dec_new();
 	struct st_cols c;
-	size_t al;
-	assert_int_equal(blk_decode(d, &b, ST_COLS_ALL, &c), 0);
-	assert_int_equal(st_cols_to_recs(&c, out, arena, sizeof(arena), &al), 0);
-	for (uint32_t i = 0; i < n; i++) {
-		const char *why = rec_diff(&in[i], arena, &out[i], arena);
-		if (why)
-			fail_msg("codec %d row %u differs in %s", codec, i, why);
-	}
+	decode_compare(d, &b, in, out, n, arena, sizeof(arena), (int)codec);
 	/* a dependent column alone decodes its parent's dictionary too */
 	assert_int_equal(blk_decode(d, &b, ST_COL_BIT(ST_COL_SRC_AS), &c), 0);
 	for (uint32_t i = 0; i < n; i++)
