@@ -176,6 +176,26 @@ static inline uint64_t leb_gather(uint64_t w, size_t len)
 	       ((w >> 7) & (0x7full << 49));
 }
 
+/* The LEB128 value from *start whose last byte is at e (found by the
+ * word-at-a-time walks below, which may load 8 bytes at *start): gathered
+ * from one load, or decoded byte by byte when longer than 8 bytes. -1 when
+ * it does not end at e. */
+static inline int leb_ending_at(const uint8_t **start, const uint8_t *e, const uint8_t *end,
+				uint64_t *v)
+{
+	size_t len = (size_t)(e - *start) + 1;
+	if (len <= 8) {
+		*v = leb_gather(le64_ld(*start), len);
+		*start = e + 1;
+		return 0;
+	}
+	const uint8_t *s2 = *start;
+	if (get_varint(&s2, end, v) || s2 != e + 1)
+		return -1;
+	*start = s2;
+	return 0;
+}
+
 #ifdef SEG_X86
 /* Runs of one- and two-byte LEB128 values (counters, durations), up to
  * eight per 16-byte load: the continuation bits of the first eight bytes
@@ -272,20 +292,8 @@ static int get_varints(const uint8_t **pp, const uint8_t *end, uint32_t n, uint6
 		__builtin_memcpy(&w, q, 8);
 		uint64_t term = ~w & 0x8080808080808080ull;
 		while (term && i < n) {
-			const uint8_t *e = q + (__builtin_ctzll(term) >> 3);
-			size_t len = (size_t)(e - start) + 1;
-			if (len <= 8) {
-				uint64_t v;
-				__builtin_memcpy(&v, start, 8);
-				out[i++] = leb_gather(v, len);
-				start = e + 1;
-			} else {
-				const uint8_t *s2 = start;
-				if (get_varint(&s2, end, &out[i]) || s2 != e + 1)
-					return -1;
-				i++;
-				start = s2;
-			}
+			if (leb_ending_at(&start, q + (__builtin_ctzll(term) >> 3), end, &out[i++]))
+				return -1;
 			term &= term - 1;
 		}
 		q += 8;
@@ -2788,20 +2796,12 @@ static int mix_gaps(const uint8_t **pp, const uint8_t *end, uint32_t nd4, uint8_
 	while (k + 8 <= nd4 && end - q >= 16) {
 		uint64_t term = ~le64_ld(q) & 0x8080808080808080ull;
 		while (term) {
-			const uint8_t *e = q + (__builtin_ctzll(term) >> 3);
-			size_t len = (size_t)(e - start) + 1;
-			if (len <= 8) {
-				g = leb_gather(le64_ld(start), len);
-			} else {
-				const uint8_t *s2 = start;
-				if (get_varint(&s2, end, &g) || s2 != e + 1)
-					return -1;
-			}
+			if (leb_ending_at(&start, q + (__builtin_ctzll(term) >> 3), end, &g))
+				return -1;
 			any |= g;
 			zeros += !g;
 			x += g;
 			mix_v4(o, k++, x);
-			start = e + 1;
 			term &= term - 1;
 		}
 		q += 8;

@@ -1020,6 +1020,29 @@ static int try_chunk(const uint8_t *blk, uint32_t n, uint8_t enc, uint8_t w, con
 	return try_chunk_x(blk, n, enc, w, ch, true);
 }
 
+/* Records in[0..n) as one block, uncompressed (ST_CODEC_NONE), to swap
+ * chunks into: a malloc'ed copy of n rows, *len its length. */
+static uint8_t *encode_plain(const struct flow_rec *in, uint32_t n, uint32_t *len)
+{
+	struct colbuf cb;
+	assert_int_equal(colbuf_init(&cb, n), 0);
+	for (uint32_t i = 0; i < n; i++)
+		colbuf_put(&cb, &in[i]);
+	struct blk_src src;
+	colbuf_src(&cb, n, NULL, &src);
+	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
+	assert_non_null(e);
+	const uint8_t *o;
+	uint32_t raw;
+	assert_int_equal(blk_encode(e, &src, 1, &o, len, &raw), 0);
+	uint8_t *b = malloc(*len);
+	assert_non_null(b);
+	memcpy(b, o, *len);
+	blk_enc_free(e);
+	colbuf_free(&cb);
+	return b;
+}
+
 /* Malformed DICT_MIX chunks: every one a corrupt block (-EBADMSG) on
  * every decoder path, never a crash. */
 static void test_dict_mix_corrupt(void **state)
@@ -1042,25 +1065,14 @@ static void test_dict_mix_corrupt(void **state)
 	/* rebuild it to swap chunks: same rows, so the DEP child (one
 	 * value per dictionary entry) stays consistent with good chunks */
 	static struct flow_rec in[N];
-	struct colbuf cb;
-	assert_int_equal(colbuf_init(&cb, N), 0);
 	for (uint32_t i = 0; i < N; i++) {
 		memset(&in[i], 0, sizeof(in[i]));
 		memcpy(in[i].src_addr, src[i], 16);
 		memcpy(in[i].dst_addr, dst[i], 16);
 		in[i].src_as = h32(src[i]) % 300;
-		colbuf_put(&cb, &in[i]);
 	}
-	struct blk_src bs;
-	colbuf_src(&cb, N, NULL, &bs);
-	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
-	const uint8_t *o;
-	uint32_t len, raw;
-	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
-	static uint8_t blk[1 << 16];
-	memcpy(blk, o, len);
-	blk_enc_free(e);
-	colbuf_free(&cb);
+	uint32_t len;
+	uint8_t *blk = encode_plain(in, N, &len);
 
 	/* the good chunk, by hand: entries 10.0.0.1 .2 .3 (odd rows: the
 	 * one at i % 8 % 3), then 2001:db8::1, ::2, ::3, ::5 (even rows:
@@ -1228,6 +1240,7 @@ static void test_dict_mix_corrupt(void **state)
 	int rc = blk_decode_codes(d, &b, am, am, &cols);
 	assert_true(rc == 0 || rc == -EBADMSG);
 	blk_dec_free(d);
+	free(blk);
 #undef GOOD_HEAD
 }
 
@@ -1245,25 +1258,14 @@ static void test_dict_mix_gaps(void **state)
 	}
 	addr6(src[5], 0x20010db800000000ull, 1);
 	/* a base block of N rows (src_as constant: no DEP child) */
-	struct colbuf cb;
-	assert_int_equal(colbuf_init(&cb, N), 0);
-	static struct flow_rec r;
+	static struct flow_rec in[N];
 	for (uint32_t i = 0; i < N; i++) {
-		memset(&r, 0, sizeof(r));
-		memcpy(r.src_addr, src[i], 16);
-		memcpy(r.dst_addr, dst[i], 16);
-		colbuf_put(&cb, &r);
+		memset(&in[i], 0, sizeof(in[i]));
+		memcpy(in[i].src_addr, src[i], 16);
+		memcpy(in[i].dst_addr, dst[i], 16);
 	}
-	struct blk_src bs;
-	colbuf_src(&cb, N, NULL, &bs);
-	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
-	const uint8_t *o;
-	uint32_t len, raw;
-	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
-	static uint8_t blk[1 << 20];
-	memcpy(blk, o, len);
-	blk_enc_free(e);
-	colbuf_free(&cb);
+	uint32_t len;
+	uint8_t *blk = encode_plain(in, N, &len);
 
 	/* gaps: lengths in runs and alone, a few padded to more bytes */
 	static uint64_t gap[ND4];
@@ -1336,6 +1338,7 @@ static void test_dict_mix_gaps(void **state)
 			fail_msg("variant %d accepted", variant);
 		}
 	}
+	free(blk);
 }
 
 /* ---- packed-bit decoders (FOR_BITS, DELTA_BITS, DUR_BITS, MAXDELTA,
@@ -1412,30 +1415,18 @@ static uint64_t rnd_w(uint64_t *x, unsigned w)
 /* A block of n plain rows (ST_CODEC_NONE) to swap chunks into. */
 static uint8_t *plain_block(uint32_t n, uint32_t *len)
 {
-	static struct flow_rec r;
-	struct colbuf cb;
-	assert_int_equal(colbuf_init(&cb, n), 0);
+	struct flow_rec *in = calloc(n ? n : 1, sizeof(*in));
+	assert_non_null(in);
 	for (uint32_t i = 0; i < n; i++) {
-		memset(&r, 0, sizeof(r));
-		r.last_ms = T0 + i;
-		r.first_ms = T0;
-		r.packets = 1 + i % 3;
-		r.bytes = 40 * r.packets;
-		r.src_port = (uint16_t)i;
-		r.dst_port = 443;
-		colbuf_put(&cb, &r);
+		in[i].last_ms = T0 + i;
+		in[i].first_ms = T0;
+		in[i].packets = 1 + i % 3;
+		in[i].bytes = 40 * in[i].packets;
+		in[i].src_port = (uint16_t)i;
+		in[i].dst_port = 443;
 	}
-	struct blk_src src;
-	colbuf_src(&cb, n, NULL, &src);
-	struct blk_enc *e = blk_enc_new(ST_CODEC_NONE, 0);
-	const uint8_t *o;
-	uint32_t raw;
-	assert_int_equal(blk_encode(e, &src, 1, &o, len, &raw), 0);
-	uint8_t *b = malloc(*len);
-	assert_non_null(b);
-	memcpy(b, o, *len);
-	blk_enc_free(e);
-	colbuf_free(&cb);
+	uint8_t *b = encode_plain(in, n, len);
+	free(in);
 	return b;
 }
 
