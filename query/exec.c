@@ -533,6 +533,10 @@ static void *work(void *arg)
 	wk->st.blocks += rs.blocks_skipped; /* the reader's own time-range skips */
 	wk->st.blocks_skipped += rs.blocks_skipped;
 	rc = 0;
+	/* a listing's part is put in order here, on every worker at once:
+	 * q_run then only merges the orders (without memory it copies) */
+	if (sp->kind == Q_LIST)
+		(void)q_list_sort(wk->part);
 out:
 	if (rc == -E2BIG)
 		snprintf(wk->err.msg, sizeof(wk->err.msg),
@@ -585,7 +589,11 @@ int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q
 	unsigned started = 0;
 	for (unsigned i = 0; i < nw; i++) {
 		wk[i] = (struct worker){ .q = q, .dir = dir, .w = i, .nw = nw };
-		wk[i].part = i == 0 ? r : q_result_new(q);
+		/* worker 0 fills the caller's result, unless that is a listing
+		 * with rows already (from another store): those stay a sorted
+		 * run of their own */
+		bool own = i == 0 && (q->spec.kind != Q_LIST || !q_list_count(r));
+		wk[i].part = own ? r : q_result_new(q);
 		if (!wk[i].part) {
 			rc = -ENOMEM;
 			break;
@@ -611,11 +619,18 @@ int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q
 				*err = wk[i].err;
 		}
 	}
-	for (unsigned i = 1; i < nw; i++) {
-		if (!rc && wk[i].part) {
-			rc = q_result_merge(r, wk[i].part, err);
-		}
-		q_result_free(wk[i].part);
+	/* listings: the parts' sorted rows are merged by reference */
+	struct q_result *parts[64];
+	unsigned np = 0;
+	for (unsigned i = 0; i < nw; i++)
+		if (wk[i].part && wk[i].part != r)
+			parts[np++] = wk[i].part;
+	bool merged = !rc && q->spec.kind == Q_LIST && !q_list_sort(r) && !q_list_adopt(r, parts, np);
+	for (unsigned i = 0; i < np; i++) {
+		/* aggregates, or listings without memory for the merge: copied */
+		if (!rc && !merged)
+			rc = q_result_merge(r, parts[i], err);
+		q_result_free(parts[i]);
 	}
 	for (unsigned i = 0; i < nw; i++) {
 		struct q_stats *s = &wk[i].st;

@@ -76,9 +76,9 @@ char *q_result_to_json(const struct q_result *r)
 	json_object_set(o, "stats", st);
 	char hex[2 * 256 + 1];
 	if (r->q->spec.kind == Q_LIST) {
-		for (size_t i = 0; i < r->nrows; i++) {
+		for (size_t i = 0; i < q_list_count(r); i++) {
 			json_t *row = json_array();
-			const uint8_t *rec = (const uint8_t *)&r->rows[i];
+			const uint8_t *rec = (const uint8_t *)q_list_row(r, i);
 			for (unsigned c = 0; c < ST_COL_MAX; c++) {
 				if (!col_w[c])
 					continue;

@@ -258,10 +258,22 @@ uint64_t q_key_hash(const uint8_t *key, unsigned len);
 
 struct q_result {
 	const struct q_query *q;
-	/* Q_LIST: bounded max-heap of the best rows (worst on top) */
+	/* Q_LIST, plain: rows[0..nrows), unordered while fewer than the
+	 * limit, then a bounded max-heap of the best rows (worst on top) */
 	struct flow_rec *rows;
 	size_t nrows, cap;
-	uint32_t *ord; /* Q_LIST after finish: output row i is rows[ord[i]] */
+	/* Q_LIST, sorted (q_list_sort): the rows in listing order are
+	 * ord[0..nord), pointing into rows and into the arrays taken over
+	 * from other partial results (more[0..nmore)), which are not copied.
+	 * Plain results have no ord and no more; anything that adds rows to
+	 * a sorted result first makes it plain again (one copy). */
+	const struct flow_rec **ord;
+	size_t nord;
+	struct q_rows {
+		struct flow_rec *rows;
+		size_t n;
+	} *more;
+	unsigned nmore;
 	/* Q_AGG / Q_SERIES */
 	struct q_tab tab;
 	struct q_stats st;
@@ -281,11 +293,36 @@ struct q_result {
 int q_list_cmp(const struct q_query *q, const struct flow_rec *a, const struct flow_rec *b);
 /* offer a row to a listing result's heap */
 int q_list_offer(struct q_result *r, const struct flow_rec *rec);
-/* Row i of a final listing, in output order. */
+/* Rows a listing holds; row i of them: in listing order once sorted
+ * (always after finish), in no particular order before. */
+static inline size_t q_list_count(const struct q_result *r)
+{
+	return r->ord ? r->nord : r->nrows;
+}
 static inline const struct flow_rec *q_list_row(const struct q_result *r, size_t i)
 {
-	return &r->rows[r->ord ? r->ord[i] : i];
+	return r->ord ? r->ord[i] : &r->rows[i];
 }
+/* The k-th array of a listing's rows as they lie in memory (k = 0: rows,
+ * then the adopted ones); false past the last. Every row a listing holds
+ * is in one of them, but a sorted listing cut at its limit also leaves
+ * rows there that it no longer holds (then nord < the arrays' total). */
+static inline bool q_list_array(const struct q_result *r, unsigned k, const struct flow_rec **rows,
+				size_t *n)
+{
+	if (k > r->nmore)
+		return false;
+	*rows = k ? r->more[k - 1].rows : r->rows;
+	*n = k ? r->more[k - 1].n : r->nrows;
+	return true;
+}
+/* Sort a listing's rows (pointers, nothing moves): 0, or -ENOMEM with the
+ * result unchanged. */
+int q_list_sort(struct q_result *r);
+/* Merge the sorted (or empty) listings parts[0..n) into the sorted (or
+ * empty) dst, keeping the best `limit` rows: their row arrays move into
+ * dst and the parts are left empty. 0, or -ENOMEM with nothing changed. */
+int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n);
 /* Bulk append while a listing is not full: room for n more rows (n <=
  * limit - nrows) at the end, zeroed if zero; q_list_commit(r, n) once
  * they are filled. NULL on ENOMEM. */

@@ -146,6 +146,9 @@ void q_result_free(struct q_result *r)
 		return;
 	q_tab_fini(&r->tab);
 	free(r->rows);
+	for (unsigned i = 0; i < r->nmore; i++)
+		free(r->more[i].rows);
+	free(r->more);
 	free(r->ord);
 	free(r->out);
 	free(r->out_mem);
@@ -155,7 +158,7 @@ void q_result_free(struct q_result *r)
 void q_result_stats(const struct q_result *r, struct q_stats *out)
 {
 	*out = r->st;
-	out->groups = r->q->spec.kind == Q_LIST ? r->nrows : r->tab.n;
+	out->groups = r->q->spec.kind == Q_LIST ? q_list_count(r) : r->tab.n;
 }
 
 /* --------------------------------------------------------------- listing */
@@ -209,11 +212,41 @@ static void heapify(struct q_result *r)
 		sift_down(r, i);
 }
 
+/* A sorted listing made plain again: its rows, in order, copied into one
+ * array (a heap again when that holds `limit` rows). */
+static int list_flatten(struct q_result *r)
+{
+	if (!r->ord)
+		return 0;
+	size_t n = r->nord;
+	struct flow_rec *p = malloc((n ? n : 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		p[i] = *r->ord[i];
+	free(r->rows);
+	for (unsigned i = 0; i < r->nmore; i++)
+		free(r->more[i].rows);
+	free(r->more);
+	free(r->ord);
+	r->more = NULL;
+	r->nmore = 0;
+	r->ord = NULL;
+	r->nord = 0;
+	r->rows = p;
+	r->nrows = r->cap = n;
+	if (n && n == r->q->spec.limit)
+		heapify(r);
+	return 0;
+}
+
 /* Room for n more rows at the end (growing by doubling, capped at the
  * limit), zeroed when asked: a caller that fills only the columns it
  * carries needs the rest zero. */
 struct flow_rec *q_list_reserve(struct q_result *r, size_t n, bool zero)
 {
+	if (r->ord && list_flatten(r))
+		return NULL;
 	size_t limit = r->q->spec.limit, need = r->nrows + n;
 	if (need > limit)
 		return NULL;
@@ -247,6 +280,9 @@ void q_list_commit(struct q_result *r, size_t n)
  * limit thus costs one sort at the end, no heap work per row. */
 int q_list_offer(struct q_result *r, const struct flow_rec *rec)
 {
+	int rc = list_flatten(r);
+	if (rc)
+		return rc;
 	if (r->nrows < r->q->spec.limit) {
 		struct flow_rec *d = q_list_reserve(r, 1, false);
 		if (!d)
@@ -264,6 +300,17 @@ int q_list_offer(struct q_result *r, const struct flow_rec *rec)
 
 /* ----------------------------------------------------------------- merge */
 
+static void stats_add(struct q_stats *d, const struct q_stats *s)
+{
+	d->segments += s->segments;
+	d->blocks += s->blocks;
+	d->blocks_skipped += s->blocks_skipped;
+	d->blocks_corrupt += s->blocks_corrupt;
+	d->rows_scanned += s->rows_scanned;
+	d->rows_matched += s->rows_matched;
+	d->ns += s->ns;
+}
+
 int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_err *err)
 {
 	if (dst->final || src->final || strcmp(dst->q->sig, src->q->sig)) {
@@ -273,18 +320,24 @@ int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_er
 	}
 	int rc = 0;
 	if (dst->q->spec.kind == Q_LIST) {
+		if ((rc = list_flatten(dst)))
+			return rc;
 		/* what fits below the limit is appended in one copy */
-		size_t i = 0, room = dst->q->spec.limit - dst->nrows;
-		if (room && src->nrows) {
-			i = src->nrows < room ? src->nrows : room;
+		size_t i = 0, room = dst->q->spec.limit - dst->nrows, n = q_list_count(src);
+		if (room && n) {
+			i = n < room ? n : room;
 			struct flow_rec *d = q_list_reserve(dst, i, false);
 			if (!d)
 				return -ENOMEM;
-			memcpy(d, src->rows, i * sizeof(*d));
+			if (!src->ord)
+				memcpy(d, src->rows, i * sizeof(*d));
+			else
+				for (size_t j = 0; j < i; j++)
+					d[j] = *src->ord[j];
 			q_list_commit(dst, i);
 		}
-		for (; i < src->nrows && !rc; i++)
-			rc = q_list_offer(dst, &src->rows[i]);
+		for (; i < n && !rc; i++)
+			rc = q_list_offer(dst, q_list_row(src, i));
 	} else {
 		const struct q_tab *t = &src->tab;
 		for (uint64_t i = 0; i < t->nslot && !rc; i++) {
@@ -298,13 +351,7 @@ int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_er
 			snprintf(err->msg, sizeof(err->msg), "more than %llu groups after merging",
 				 (unsigned long long)dst->q->spec.max_groups);
 	}
-	dst->st.segments += src->st.segments;
-	dst->st.blocks += src->st.blocks;
-	dst->st.blocks_skipped += src->st.blocks_skipped;
-	dst->st.blocks_corrupt += src->st.blocks_corrupt;
-	dst->st.rows_scanned += src->st.rows_scanned;
-	dst->st.rows_matched += src->st.rows_matched;
-	dst->st.ns += src->st.ns;
+	stats_add(&dst->st, &src->st);
 	return rc;
 }
 
@@ -325,9 +372,26 @@ static int cmp_list(const void *a, const void *b)
 	return q_list_cmp(sort_ctx->q, a, b);
 }
 
+/* A numeric order field's value as an ascending key (q_list_cmp's first
+ * comparison: scaled, complemented when descending). */
+static inline uint64_t list_key_of(const struct q_query *q, const struct flow_rec *x)
+{
+	enum q_field f = q->spec.order;
+	uint64_t v = q_rec_num(x, f);
+	if (q->spec.scale && (f == Q_F_PACKETS || f == Q_F_BYTES))
+		v *= x->sampling > 1 ? x->sampling : 1;
+	return q->spec.desc ? ~v : v;
+}
+
+static int cmp_list_ptr(const void *a, const void *b)
+{
+	return q_list_cmp(sort_ctx->q, *(const struct flow_rec *const *)a,
+			  *(const struct flow_rec *const *)b);
+}
+
 /* A listing row's order key (numeric order fields, ascending after
- * desc/scale are applied) and its row: sorting these 16-byte entries and
- * permuting once is far cheaper than sorting 176-byte records. */
+ * desc/scale are applied) and its row: sorting these 16-byte entries is
+ * far cheaper than sorting 176-byte records. */
 struct list_key {
 	uint64_t k;
 	uint64_t i;
@@ -374,49 +438,163 @@ static struct list_key *radix_keys(struct list_key *a, struct list_key *tmp, siz
 	return a;
 }
 
-/* Order a listing's rows (q_list_cmp order). Numeric order fields: their
- * keys are radix-sorted, the runs of equal keys then sorted by the whole
- * record, and the rows are read through the permutation (ord) rather than
- * moved. Addresses, or without memory: the records are sorted directly. */
-static void sort_list(struct q_result *r)
+/* The order of a plain listing's rows (q_list_cmp order) as pointers:
+ * numeric order fields have their keys radix-sorted and only the runs of
+ * equal keys compared as whole records; addresses are compared directly. */
+static int sort_list(struct q_result *r)
 {
 	const struct q_spec *sp = &r->q->spec;
 	enum q_field f = sp->order;
-	enum q_ftype t = q_fdefs[f].type;
-	struct list_key *k = NULL, *tmp = NULL;
-	uint32_t *ord = NULL;
-	if (r->nrows > 1 && t != QF_ADDR && t != QF_NET) {
-		k = malloc(r->nrows * sizeof(*k));
-		tmp = malloc(r->nrows * sizeof(*tmp));
-		ord = malloc(r->nrows * sizeof(*ord));
-	}
-	if (!k || !tmp || !ord) {
+	size_t n = r->nrows;
+	const struct flow_rec **ord = malloc((n ? n : 1) * sizeof(*ord));
+	if (!ord)
+		return -ENOMEM;
+	if (n < 2 || addr_field(f)) {
+		for (size_t i = 0; i < n; i++)
+			ord[i] = &r->rows[i];
+		sort_with(r, ord, n, sizeof(*ord), cmp_list_ptr);
+	} else {
+		struct list_key *k = malloc(n * sizeof(*k)), *tmp = malloc(n * sizeof(*tmp));
+		if (!k || !tmp) {
+			free(k);
+			free(tmp);
+			free(ord);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < n; i++) {
+			k[i].k = list_key_of(r->q, &r->rows[i]);
+			k[i].i = i;
+		}
+		struct list_key *s = radix_keys(k, tmp, n);
+		for (size_t i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && s[j].k == s[i].k; j++)
+				;
+			if (j - i > 1)
+				sort_with(r, s + i, j - i, sizeof(*s), cmp_list_key);
+		}
+		for (size_t i = 0; i < n; i++)
+			ord[i] = &r->rows[s[i].i];
 		free(k);
 		free(tmp);
-		free(ord);
-		sort_with(r, r->rows, r->nrows, sizeof(*r->rows), cmp_list);
-		return;
 	}
-	for (size_t i = 0; i < r->nrows; i++) {
-		const struct flow_rec *x = &r->rows[i];
-		uint64_t v = q_rec_num(x, f);
-		if (sp->scale && (f == Q_F_PACKETS || f == Q_F_BYTES))
-			v *= x->sampling > 1 ? x->sampling : 1;
-		k[i].k = sp->desc ? ~v : v;
-		k[i].i = i;
-	}
-	struct list_key *s = radix_keys(k, tmp, r->nrows);
-	for (size_t i = 0, j; i < r->nrows; i = j) {
-		for (j = i + 1; j < r->nrows && s[j].k == s[i].k; j++)
-			;
-		if (j - i > 1)
-			sort_with(r, s + i, j - i, sizeof(*s), cmp_list_key);
-	}
-	for (size_t i = 0; i < r->nrows; i++)
-		ord[i] = (uint32_t)s[i].i;
 	r->ord = ord;
-	free(k);
-	free(tmp);
+	r->nord = n;
+	return 0;
+}
+
+int q_list_sort(struct q_result *r)
+{
+	return r->ord ? 0 : sort_list(r);
+}
+
+/* Two sorted runs into out (a first among equals). Numeric order fields
+ * compare the heads' keys, and whole records only when those are equal. */
+static void merge2(const struct q_query *q, const struct flow_rec **a, size_t na,
+		   const struct flow_rec **b, size_t nb, const struct flow_rec **out)
+{
+	size_t i = 0, j = 0;
+	if (!addr_field(q->spec.order) && na && nb) {
+		uint64_t ka = list_key_of(q, a[0]), kb = list_key_of(q, b[0]);
+		for (;;) {
+			if (kb < ka || (kb == ka && q_list_cmp(q, b[j], a[i]) < 0)) {
+				*out++ = b[j++];
+				if (j == nb)
+					break;
+				kb = list_key_of(q, b[j]);
+			} else {
+				*out++ = a[i++];
+				if (i == na)
+					break;
+				ka = list_key_of(q, a[i]);
+			}
+		}
+	}
+	while (i < na && j < nb)
+		*out++ = q_list_cmp(q, b[j], a[i]) < 0 ? b[j++] : a[i++];
+	while (i < na)
+		*out++ = a[i++];
+	while (j < nb)
+		*out++ = b[j++];
+}
+
+int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n)
+{
+	const struct q_query *q = dst->q;
+	/* the sorted runs, dst's own first, one after the other in a */
+	size_t total = q_list_count(dst), nmore = dst->nmore, nrun = 1;
+	if (total && !dst->ord)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		if (parts[i]->q->spec.kind != Q_LIST || (q_list_count(parts[i]) && !parts[i]->ord))
+			return -EINVAL;
+		total += q_list_count(parts[i]);
+		nmore += 1 + parts[i]->nmore;
+		nrun++;
+	}
+	const struct flow_rec **a = malloc((total ? total : 1) * sizeof(*a));
+	const struct flow_rec **b = malloc((total ? total : 1) * sizeof(*b));
+	size_t *bound = malloc((nrun + 1) * sizeof(*bound));
+	struct q_rows *more = realloc(dst->more, (nmore ? nmore : 1) * sizeof(*more));
+	if (more)
+		dst->more = more;
+	if (!a || !b || !bound || !more) {
+		free(a);
+		free(b);
+		free(bound);
+		return -ENOMEM;
+	}
+	size_t at = 0;
+	bound[0] = 0;
+	if (dst->nord)
+		memcpy(a, dst->ord, dst->nord * sizeof(*a));
+	at = dst->nord;
+	bound[1] = at;
+	for (unsigned i = 0; i < n; i++) {
+		struct q_result *p = parts[i];
+		if (p->nord)
+			memcpy(a + at, p->ord, p->nord * sizeof(*a));
+		at += p->nord;
+		bound[i + 2] = at;
+	}
+	/* pairwise rounds: run 2k and 2k+1 into one */
+	while (nrun > 1) {
+		size_t m = 0;
+		for (size_t k = 0; k < nrun; k += 2, m++) {
+			size_t s0 = bound[k], s1 = bound[k + 1];
+			size_t e1 = k + 1 < nrun ? bound[k + 2] : s1;
+			merge2(q, a + s0, s1 - s0, a + s1, e1 - s1, b + s0);
+			bound[m] = s0;
+		}
+		bound[m] = total;
+		nrun = m;
+		const struct flow_rec **t = a;
+		a = b;
+		b = t;
+	}
+	free(b);
+	free(bound);
+	/* the rows move into dst untouched; beyond the limit they are only
+	 * unreachable */
+	for (unsigned i = 0; i < n; i++) {
+		struct q_result *p = parts[i];
+		if (p->rows)
+			dst->more[dst->nmore++] = (struct q_rows){ p->rows, p->nrows };
+		for (unsigned j = 0; j < p->nmore; j++)
+			dst->more[dst->nmore++] = p->more[j];
+		free(p->more);
+		free(p->ord);
+		p->rows = NULL;
+		p->nrows = p->cap = 0;
+		p->more = NULL;
+		p->nmore = 0;
+		p->ord = NULL;
+		p->nord = 0;
+		stats_add(&dst->st, &p->st);
+	}
+	free(dst->ord);
+	dst->ord = a;
+	dst->nord = total < q->spec.limit ? total : q->spec.limit;
+	return 0;
 }
 
 static int cmp_top(const void *a, const void *b)
@@ -592,14 +770,16 @@ int q_result_finish(struct q_result *r)
 	const struct q_spec *sp = &r->q->spec;
 	unsigned nc = 0;
 	if (sp->kind == Q_LIST) {
-		sort_list(r);
+		/* without memory for the order: the records are sorted in place */
+		if (q_list_sort(r))
+			sort_with(r, r->rows, r->nrows, sizeof(*r->rows), cmp_list);
 		for (unsigned i = 0; i < sizeof(list_cols); i++) {
 			if (sp->list_fields && !(sp->list_fields & (1u << list_cols[i])))
 				continue;
 			r->col_kind[nc] = CK_FIELD;
 			r->col_f[nc++] = list_cols[i];
 		}
-		r->nout = r->nrows;
+		r->nout = q_list_count(r);
 		r->ncols = nc;
 		r->final = true;
 		return 0;
@@ -958,22 +1138,39 @@ static size_t list_len(const struct q_result *r, const struct flow_rec *x, enum 
 	}
 }
 
+static inline void row_widths(const struct q_result *r, const struct flow_rec *x, const bool *show,
+			      size_t *w)
+{
+	for (unsigned c = 0; c < r->ncols; c++) {
+		if (!show[c])
+			continue;
+		size_t l = list_len(r, x, r->col_f[c]);
+		w[c] = l > w[c] ? l : w[c];
+	}
+}
+
 void q_result_widths(const struct q_result *r, const bool *show, size_t from, size_t to,
 		     size_t *w)
 {
 	if (to > r->nout)
 		to = r->nout;
 	if (r->final && r->q->spec.kind == Q_LIST) {
-		/* any order gives the same maxima: the records as they lie */
-		for (size_t i = from; i < to; i++) {
-			const struct flow_rec *x = &r->rows[i];
-			for (unsigned c = 0; c < r->ncols; c++) {
-				if (!show[c])
-					continue;
-				size_t l = list_len(r, x, r->col_f[c]);
-				w[c] = l > w[c] ? l : w[c];
-			}
+		/* any order gives the same maxima: the records as they lie
+		 * (rows from..to of the arrays one after the other), unless a
+		 * cut at the limit left rows there that are not listed */
+		const struct flow_rec *rows;
+		size_t n, total = 0;
+		for (unsigned k = 0; q_list_array(r, k, &rows, &n); k++)
+			total += n;
+		if (total != r->nout) {
+			for (size_t i = from; i < to; i++)
+				row_widths(r, q_list_row(r, i), show, w);
+			return;
 		}
+		size_t base = 0;
+		for (unsigned k = 0; base < to && q_list_array(r, k, &rows, &n); k++, base += n)
+			for (size_t i = from > base ? from - base : 0; i < n && base + i < to; i++)
+				row_widths(r, &rows[i], show, w);
 		return;
 	}
 	char buf[Q_CELL_MAX];
