@@ -267,7 +267,10 @@ struct q_result {
 	 * from other partial results (more[0..nmore)), which are not copied.
 	 * Plain results have no ord and no more; anything that adds rows to
 	 * a sorted result first makes it plain again (one copy). */
-	const struct flow_rec **ord;
+	struct q_ord {
+		uint64_t k; /* numeric order fields: the row's order key */
+		const struct flow_rec *p;
+	} *ord;
 	size_t nord;
 	struct q_rows {
 		struct flow_rec *rows;
@@ -301,7 +304,7 @@ static inline size_t q_list_count(const struct q_result *r)
 }
 static inline const struct flow_rec *q_list_row(const struct q_result *r, size_t i)
 {
-	return r->ord ? r->ord[i] : &r->rows[i];
+	return r->ord ? r->ord[i].p : &r->rows[i];
 }
 /* The k-th array of a listing's rows as they lie in memory (k = 0: rows,
  * then the adopted ones); false past the last. Every row a listing holds

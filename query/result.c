@@ -223,7 +223,7 @@ static int list_flatten(struct q_result *r)
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		p[i] = *r->ord[i];
+		p[i] = *r->ord[i].p;
 	free(r->rows);
 	for (unsigned i = 0; i < r->nmore; i++)
 		free(r->more[i].rows);
@@ -333,7 +333,7 @@ int q_result_merge(struct q_result *dst, const struct q_result *src, struct q_er
 				memcpy(d, src->rows, i * sizeof(*d));
 			else
 				for (size_t j = 0; j < i; j++)
-					d[j] = *src->ord[j];
+					d[j] = *src->ord[j].p;
 			q_list_commit(dst, i);
 		}
 		for (; i < n && !rc; i++)
@@ -383,10 +383,9 @@ static inline uint64_t list_key_of(const struct q_query *q, const struct flow_re
 	return q->spec.desc ? ~v : v;
 }
 
-static int cmp_list_ptr(const void *a, const void *b)
+static int cmp_list_ord(const void *a, const void *b)
 {
-	return q_list_cmp(sort_ctx->q, *(const struct flow_rec *const *)a,
-			  *(const struct flow_rec *const *)b);
+	return q_list_cmp(sort_ctx->q, ((const struct q_ord *)a)->p, ((const struct q_ord *)b)->p);
 }
 
 /* A listing row's order key (numeric order fields, ascending after
@@ -446,13 +445,13 @@ static int sort_list(struct q_result *r)
 	const struct q_spec *sp = &r->q->spec;
 	enum q_field f = sp->order;
 	size_t n = r->nrows;
-	const struct flow_rec **ord = malloc((n ? n : 1) * sizeof(*ord));
+	struct q_ord *ord = malloc((n ? n : 1) * sizeof(*ord));
 	if (!ord)
 		return -ENOMEM;
 	if (n < 2 || addr_field(f)) {
 		for (size_t i = 0; i < n; i++)
-			ord[i] = &r->rows[i];
-		sort_with(r, ord, n, sizeof(*ord), cmp_list_ptr);
+			ord[i] = (struct q_ord){ addr_field(f) ? 0 : list_key_of(r->q, &r->rows[i]), &r->rows[i] };
+		sort_with(r, ord, n, sizeof(*ord), cmp_list_ord);
 	} else {
 		struct list_key *k = malloc(n * sizeof(*k)), *tmp = malloc(n * sizeof(*tmp));
 		if (!k || !tmp) {
@@ -473,7 +472,7 @@ static int sort_list(struct q_result *r)
 				sort_with(r, s + i, j - i, sizeof(*s), cmp_list_key);
 		}
 		for (size_t i = 0; i < n; i++)
-			ord[i] = &r->rows[s[i].i];
+			ord[i] = (struct q_ord){ s[i].k, &r->rows[s[i].i] };
 		free(k);
 		free(tmp);
 	}
@@ -487,30 +486,16 @@ int q_list_sort(struct q_result *r)
 	return r->ord ? 0 : sort_list(r);
 }
 
-/* Two sorted runs into out (a first among equals). Numeric order fields
- * compare the heads' keys, and whole records only when those are equal. */
-static void merge2(const struct q_query *q, const struct flow_rec **a, size_t na,
-		   const struct flow_rec **b, size_t nb, const struct flow_rec **out)
+/* Two sorted runs into out (a first among equals): by their keys, and
+ * whole records where those are equal (addresses: always). */
+static void merge2(const struct q_query *q, const struct q_ord *a, size_t na, const struct q_ord *b,
+		   size_t nb, struct q_ord *out)
 {
 	size_t i = 0, j = 0;
-	if (!addr_field(q->spec.order) && na && nb) {
-		uint64_t ka = list_key_of(q, a[0]), kb = list_key_of(q, b[0]);
-		for (;;) {
-			if (kb < ka || (kb == ka && q_list_cmp(q, b[j], a[i]) < 0)) {
-				*out++ = b[j++];
-				if (j == nb)
-					break;
-				kb = list_key_of(q, b[j]);
-			} else {
-				*out++ = a[i++];
-				if (i == na)
-					break;
-				ka = list_key_of(q, a[i]);
-			}
-		}
+	while (i < na && j < nb) {
+		bool bfirst = b[j].k < a[i].k || (b[j].k == a[i].k && q_list_cmp(q, b[j].p, a[i].p) < 0);
+		*out++ = bfirst ? b[j++] : a[i++];
 	}
-	while (i < na && j < nb)
-		*out++ = q_list_cmp(q, b[j], a[i]) < 0 ? b[j++] : a[i++];
 	while (i < na)
 		*out++ = a[i++];
 	while (j < nb)
@@ -531,8 +516,8 @@ int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n)
 		nmore += 1 + parts[i]->nmore;
 		nrun++;
 	}
-	const struct flow_rec **a = malloc((total ? total : 1) * sizeof(*a));
-	const struct flow_rec **b = malloc((total ? total : 1) * sizeof(*b));
+	struct q_ord *a = malloc((total ? total : 1) * sizeof(*a));
+	struct q_ord *b = malloc((total ? total : 1) * sizeof(*b));
 	size_t *bound = malloc((nrun + 1) * sizeof(*bound));
 	struct q_rows *more = realloc(dst->more, (nmore ? nmore : 1) * sizeof(*more));
 	if (more)
@@ -567,7 +552,7 @@ int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n)
 		}
 		bound[m] = total;
 		nrun = m;
-		const struct flow_rec **t = a;
+		struct q_ord *t = a;
 		a = b;
 		b = t;
 	}
