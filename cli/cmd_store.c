@@ -86,9 +86,9 @@ static void on_segment(void *ctx, const struct st_seg_report *r)
 	char a[32], b[32];
 	fmt_time(r->first_min, a, sizeof(a));
 	fmt_time(r->last_max, b, sizeof(b));
-	printf("%s  %s  blocks %" PRIu64 "  rows %" PRIu64 "  bytes %" PRIu64
+	printf("%s  %s  v%u  blocks %" PRIu64 "  rows %" PRIu64 "  bytes %" PRIu64
 	       "  %.2f B/rec  ratio %.2f  flows %s .. %s%s\n",
-	       r->path, r->sealed ? "sealed" : "open  ", r->blocks, r->rows, r->file_bytes,
+	       r->path, r->sealed ? "sealed" : "open  ", r->version, r->blocks, r->rows, r->file_bytes,
 	       ratio(r->file_bytes, r->rows), ratio(r->raw_bytes, r->block_bytes), a, b,
 	       bad ? "  CORRUPT" : "");
 }
@@ -102,7 +102,8 @@ struct seglist {
 static void collect(void *ctx, const struct st_seg_report *r)
 {
 	struct seglist *l = ctx;
-	if (!r->header_ok || !r->sealed || r->codec == l->codec)
+	/* another codec, or an older format: written again */
+	if (!r->header_ok || !r->sealed || (r->codec == l->codec && r->version == ST_FORMAT_VERSION))
 		return;
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
@@ -152,7 +153,8 @@ static int usage(FILE *f)
 		   "         --columns: stored bytes per record of each column\n"
 		   "verify   check every segment header, block CRC and column; exit 1 on corruption\n"
 		   "         --quiet: print only segments with problems\n"
-		   "recompress  rewrite sealed segments stored with another codec (temp + rename)\n");
+		   "recompress  rewrite sealed segments stored with another codec or an older\n"
+		   "         format version (temp + rename)\n");
 	return f == stdout ? 0 : 2;
 }
 

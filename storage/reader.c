@@ -53,6 +53,8 @@ struct st_reader {
 	uint64_t ftr_off;
 	uint8_t *blk;
 	size_t blk_cap;
+	unsigned ver;  /* the segment's format version */
+	uint64_t have; /* version 4: columns whose chunks blk holds */
 	/* partition: this reader returns the blocks k with k % nparts == part */
 	unsigned part, nparts;
 	uint64_t k;
@@ -156,6 +158,7 @@ static int load_index(struct st_reader *r, int fd, uint64_t size)
 		free(f);
 		return 0;
 	}
+	r->ver = sh.version;
 	r->ftr_mem = f;
 	r->ftr_ent = f + FTR_HDR_LEN;
 	r->ftr_n = n;
@@ -227,9 +230,23 @@ static int open_next(struct st_reader *r)
 	return 0;
 }
 
+static int read_at(void *ctx, uint8_t *dst, uint32_t n, uint64_t at)
+{
+	struct st_reader *r = ctx;
+	return pread(r->fd, dst, n, (off_t)(r->cur.b.off + at)) == (ssize_t)n ? 0 : -EIO;
+}
+
+/* A version-4 block's chunks, as the decoder asks for them. */
+static int fetch(void *ctx, uint64_t colmask)
+{
+	struct st_reader *r = ctx;
+	return seg_blk_fetch(r->blk, colmask, &r->have, read_at, r);
+}
+
 /* Next block of this partition from the footer's index into r->blk: 1, 0
- * at its end, -ENOMEM. Only blocks of the partition are read: their CRC is
- * checked here, the others are not read at all. */
+ * at its end, -ENOMEM. Only blocks of the partition are read: their CRCs
+ * are checked here (version 4: the head's here, each chunk's when it is
+ * read), the others are not read at all. */
 static int next_indexed(struct st_reader *r)
 {
 	while (r->ftr_i < r->ftr_n) {
@@ -252,8 +269,19 @@ static int next_indexed(struct st_reader *r)
 			r->blk = nb;
 			r->blk_cap = len;
 		}
-		ok = ok && pread(r->fd, r->blk, len, (off_t)off) == (ssize_t)len &&
-		     seg_blk_check(r->blk, len, off, &r->cur.b) == 1;
+		if (ok && r->ver >= 4) {
+			/* the head only: a query reads the chunks of its columns */
+			uint32_t got = len < BLK_HEAD_MAX ? len : BLK_HEAD_MAX;
+			ok = pread(r->fd, r->blk, got, (off_t)off) == (ssize_t)got &&
+			     seg_blk_head(r->blk, got, len, off, &r->cur.b) == 1;
+			r->have = 0;
+			r->cur.b.fetch = fetch;
+			r->cur.b.ctx = r;
+			r->cur.b.have = &r->have;
+		} else {
+			ok = ok && pread(r->fd, r->blk, len, (off_t)off) == (ssize_t)len &&
+			     seg_blk_check(r->blk, len, off, &r->cur.b) == 1;
+		}
 		if (!ok) {
 			r->st.blocks_corrupt++;
 			r->st.bytes_corrupt += len;

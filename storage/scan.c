@@ -38,6 +38,7 @@ static void scan_one(const struct seg_file *f, bool decode, struct blk_dec *dec,
 		r->win_len_ms = w.hdr.win_len_ms;
 		r->part = w.hdr.part;
 		r->codec = w.hdr.codec;
+		r->version = w.hdr.version;
 		struct seg_blk b;
 		while (seg_walk_next(&w, &b) == 1) {
 			r->blocks++;
@@ -49,9 +50,9 @@ static void scan_one(const struct seg_file *f, bool decode, struct blk_dec *dec,
 			if (b.zone.last_max > r->last_max)
 				r->last_max = b.zone.last_max;
 			unsigned ncols = b.p[28];
-			if (BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT <= b.len)
+			if (BLK_DIR_OFF + (size_t)ncols * blk_dir_ent(b.p) <= b.len)
 				for (unsigned k = 0; k < ncols; k++) {
-					const uint8_t *d = b.p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT;
+					const uint8_t *d = b.p + BLK_DIR_OFF + (size_t)k * blk_dir_ent(b.p);
 					if (d[0] < ST_COL_MAX) {
 						r->col_raw[d[0]] += le32_ld(d + 4);
 						r->col_stored[d[0]] += le32_ld(d + 8);

@@ -1932,7 +1932,7 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 	uint32_t n = src->n;
 	if (!n || n > ST_BLOCK_ROWS_MAX)
 		return -EINVAL;
-	size_t dir_len = (size_t)ST_COL_MAX * BLK_DIR_ENT;
+	size_t dir_len = (size_t)ST_COL_MAX * BLK_DIR_ENT4;
 	e->out.len = 0;
 	if (buf_reserve(&e->out, BLK_DIR_OFF + dir_len))
 		return -ENOMEM;
@@ -1949,16 +1949,18 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 			return rc;
 		if (e->raw.len > BLK_MAX_LEN)
 			return -E2BIG;
+		size_t at = e->out.len;
 		rc = put_chunk(e, enc, &comp, &stored);
 		if (rc)
 			return rc;
-		uint8_t *d = e->out.p + BLK_DIR_OFF + (size_t)c * BLK_DIR_ENT;
+		uint8_t *d = e->out.p + BLK_DIR_OFF + (size_t)c * BLK_DIR_ENT4;
 		d[0] = (uint8_t)c;
 		d[1] = enc;
 		d[2] = comp;
 		d[3] = width;
 		le32_st(d + 4, (uint32_t)e->raw.len);
 		le32_st(d + 8, stored);
+		le32_st(d + 12, st_crc32c(e->out.p + at, stored));
 		raw_total += e->raw.len;
 	}
 	size_t pad = (8 - (e->out.len & 7)) & 7;
@@ -1977,10 +1979,12 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 	le32_st(h + 24, raw_total > UINT32_MAX ? UINT32_MAX : (uint32_t)raw_total);
 	h[28] = ST_COL_MAX;
 	h[29] = (uint8_t)e->codec;
+	h[30] = BLK_LAYOUT4;
 	struct st_zone z;
 	zone_compute(src, &z);
 	zone_write(h + BLK_HDR_LEN, &z);
-	le32_st(h + 4, st_crc32c(h + 8, e->out.len - 8));
+	/* the head's CRC; each chunk has its own in the directory */
+	le32_st(h + 4, st_crc32c(h + 8, BLK_DIR_OFF + dir_len - 8));
 	*out = e->out.p;
 	*out_len = (uint32_t)e->out.len;
 	if (raw_len)
@@ -2040,6 +2044,66 @@ int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* *b for the block at p (its header and zone map read). */
+static void blk_fill(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b)
+{
+	b->p = p;
+	b->len = len;
+	b->off = off;
+	b->nrows = le32_ld(p + 12);
+	b->commit = le64_ld(p + 16);
+	b->raw_len = le32_ld(p + 24);
+	zone_read(p + BLK_HDR_LEN, &b->zone);
+	b->fetch = NULL;
+	b->ctx = NULL;
+	b->have = NULL;
+}
+
+/* Read partial blocks' chunks closer than this to each other with one
+ * read: a system call costs more than reading a few pages more. */
+#define FETCH_GAP (16u << 10)
+
+/* A version-4 block's head (header, zone map, directory; len bytes in
+ * all): its CRC holds and its chunks lie inside len. *end: where the
+ * chunks end. */
+static bool blk_head_ok(const uint8_t *p, uint32_t len, uint64_t *end)
+{
+	unsigned ncols = p[28];
+	uint64_t off = BLK_DIR_OFF + (uint64_t)ncols * BLK_DIR_ENT4;
+	if (p[30] != BLK_LAYOUT4 || ncols > 64 || off > len ||
+	    le32_ld(p + 4) != st_crc32c(p + 8, (size_t)off - 8))
+		return false;
+	for (unsigned k = 0; k < ncols; k++) {
+		off += le32_ld(p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4 + 8);
+		if (off > len)
+			return false;
+	}
+	if (end)
+		*end = off;
+	return true;
+}
+
+/* The CRCs of a block held whole (len >= BLK_DIR_OFF): versions 1 to 3
+ * (byte 30 is 0) have one over bytes 8..len-1; version 4 one over its
+ * head and one per chunk (padding after the chunks is not covered). */
+static int blk_crc_ok(const uint8_t *p, uint32_t len)
+{
+	if (p[30] != BLK_LAYOUT4)
+		return le32_ld(p + 4) == st_crc32c(p + 8, len - 8);
+	if (!blk_head_ok(p, len, NULL))
+		return 0;
+	unsigned ncols = p[28];
+	size_t off = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
+	for (unsigned k = 0; k < ncols; k++) {
+		const uint8_t *d = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		uint32_t stored = le32_ld(d + 8);
+		if (le32_ld(d + 12) != st_crc32c(p + off, stored))
+			return 0;
+		off += stored;
+	}
+	return 1;
+}
+
 /* Is there a block with a valid CRC at pos? 1 yes, 0 no (bad), -1 incomplete. */
 static int blk_at(const struct seg_walk *w, size_t pos, uint32_t *len_out)
 {
@@ -2055,7 +2119,7 @@ static int blk_at(const struct seg_walk *w, size_t pos, uint32_t *len_out)
 	*len_out = len;
 	if (len > left)
 		return -1;
-	return le32_ld(p + 4) == st_crc32c(p + 8, len - 8) ? 1 : 0;
+	return blk_crc_ok(p, len);
 }
 
 static bool footer_at(struct seg_walk *w, size_t pos)
@@ -2092,14 +2156,7 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b)
 		uint32_t len = 0;
 		int r = blk_at(w, pos, &len);
 		if (r == 1) {
-			const uint8_t *p = w->buf + pos;
-			b->p = p;
-			b->len = len;
-			b->off = pos;
-			b->nrows = le32_ld(p + 12);
-			b->commit = le64_ld(p + 16);
-			b->raw_len = le32_ld(p + 24);
-			zone_read(p + BLK_HDR_LEN, &b->zone);
+			blk_fill(w->buf + pos, len, pos, b);
 			w->pos = pos + len;
 			w->good_end = w->pos;
 			w->blocks_ok++;
@@ -2158,20 +2215,71 @@ int seg_footer_buf(const uint8_t *f, size_t flen, uint64_t foff, uint64_t fsize,
 }
 
 /* A block read on its own (len bytes from file offset off): 1 (*b filled,
- * pointing into p) when its magic, length and CRC hold, else 0. */
+ * pointing into p) when its magic, length and CRCs hold, else 0. */
 int seg_blk_check(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b)
 {
 	if (len < BLK_DIR_OFF || len > BLK_MAX_LEN || (len & 7) || memcmp(p, BLK_MAGIC, 4) != 0 ||
-	    le32_ld(p + 8) != len || le32_ld(p + 4) != st_crc32c(p + 8, len - 8))
+	    le32_ld(p + 8) != len || !blk_crc_ok(p, len))
 		return 0;
-	b->p = p;
-	b->len = len;
-	b->off = off;
-	b->nrows = le32_ld(p + 12);
-	b->commit = le64_ld(p + 16);
-	b->raw_len = le32_ld(p + 24);
-	zone_read(p + BLK_HDR_LEN, &b->zone);
+	blk_fill(p, len, off, b);
 	return 1;
+}
+
+int seg_blk_head(const uint8_t *p, uint32_t got, uint32_t len, uint64_t off, struct seg_blk *b)
+{
+	if (len < BLK_DIR_OFF || len > BLK_MAX_LEN || (len & 7) || (got < len && got < BLK_HEAD_MAX) ||
+	    memcmp(p, BLK_MAGIC, 4) != 0 || le32_ld(p + 8) != len || !blk_head_ok(p, len, NULL))
+		return 0;
+	blk_fill(p, len, off, b);
+	return 1;
+}
+
+int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
+		  int (*read)(void *ctx, uint8_t *dst, uint32_t n, uint64_t at), void *ctx)
+{
+	colmask &= ~*have;
+	if (!colmask)
+		return 0;
+	/* the head was checked (seg_blk_head): every extent lies inside len */
+	unsigned ncols = p[28];
+	uint64_t off = BLK_DIR_OFF + (uint64_t)ncols * BLK_DIR_ENT4, lo = 0, hi = 0, seen = 0, got = 0;
+	uint32_t want[64], nwant = 0;
+	uint64_t wat[64];
+	for (unsigned k = 0; k < ncols; k++) {
+		const uint8_t *d = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		uint32_t stored = le32_ld(d + 8);
+		uint64_t bit = d[0] < 64 ? 1ull << d[0] : 0;
+		/* only a column's first entry counts, as in the decoder */
+		if ((colmask & bit) && !(seen & bit)) {
+			/* chunks less than FETCH_GAP apart are read at once */
+			if (hi > lo && off > hi + FETCH_GAP) {
+				int rc = read(ctx, p + lo, (uint32_t)(hi - lo), lo);
+				if (rc)
+					return rc;
+				lo = hi;
+			}
+			if (hi == lo)
+				lo = off;
+			hi = off + stored;
+			wat[nwant] = off;
+			want[nwant++] = k;
+		}
+		seen |= bit;
+		off += stored;
+	}
+	if (hi > lo) {
+		int rc = read(ctx, p + lo, (uint32_t)(hi - lo), lo);
+		if (rc)
+			return rc;
+	}
+	for (uint32_t i = 0; i < nwant; i++) {
+		const uint8_t *d = p + BLK_DIR_OFF + (size_t)want[i] * BLK_DIR_ENT4;
+		if (le32_ld(d + 12) != st_crc32c(p + wat[i], le32_ld(d + 8)))
+			return -EBADMSG;
+		got |= 1ull << d[0];
+	}
+	*have |= got;
+	return 0;
 }
 
 
@@ -3278,15 +3386,17 @@ static int dec_codes(struct blk_dec *d, const struct seg_blk *b, const uint8_t *
 	return 1;
 }
 
-static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_t **chunk)
+/* Column c's directory entry and where its chunk lies (which a block
+ * read in part may not hold yet: find_col). */
+static const uint8_t *find_dir(const struct seg_blk *b, unsigned c, const uint8_t **chunk)
 {
 	const uint8_t *p = b->p;
-	unsigned ncols = p[28];
-	size_t off = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT;
+	unsigned ncols = p[28], de = blk_dir_ent(p);
+	size_t off = BLK_DIR_OFF + (size_t)ncols * de;
 	if (off > b->len)
 		return NULL;
 	for (unsigned k = 0; k < ncols; k++) {
-		const uint8_t *d = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT;
+		const uint8_t *d = p + BLK_DIR_OFF + (size_t)k * de;
 		uint32_t stored = le32_ld(d + 8);
 		if (stored > b->len - off)
 			return NULL;
@@ -3297,6 +3407,14 @@ static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_
 		off += stored;
 	}
 	return NULL;
+}
+
+/* Column c's directory entry and its chunk, read and checked. */
+static const uint8_t *find_col(const struct seg_blk *b, unsigned c, const uint8_t **chunk)
+{
+	if (b->fetch && c < 64 && !(*b->have & (1ull << c)) && b->fetch(b->ctx, 1ull << c))
+		return NULL;
+	return find_dir(b, c, chunk);
 }
 
 /* Chunk bytes uncompressed: into d->raw, or in place when stored raw. */
@@ -3853,9 +3971,16 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 	/* ENC_PERPKT columns need their packet counts */
 	for (unsigned k = 0; k < 2; k++) {
 		const uint8_t *chunk, *de;
-		if ((colmask & ST_COL_BIT(pp_child[k])) && (de = find_col(b, pp_child[k], &chunk)) &&
+		if ((colmask & ST_COL_BIT(pp_child[k])) && (de = find_dir(b, pp_child[k], &chunk)) &&
 		    de[1] == ENC_PERPKT)
 			colmask |= ST_COL_BIT(pp_parent[k]);
+	}
+	/* a block read in part: the chunks needed, at once (a DEP column's
+	 * parent comes when find_col asks for it) */
+	if (b->fetch) {
+		int rc = b->fetch(b->ctx, colmask);
+		if (rc)
+			return rc == -ENOMEM ? rc : BAD;
 	}
 
 	/* every column after the ones it is derived from (FORMAT.md §4) */

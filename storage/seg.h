@@ -11,7 +11,7 @@
 #include "store.h"
 
 #define SEG_MAGIC "FLOWDSEG"
-#define SEG_VERSION 3     /* written; readers also take 1 and 2 (subsets) */
+#define SEG_VERSION ST_FORMAT_VERSION /* written; readers also take 1 to 3 */
 #define SEG_VERSION_MIN 1
 #define SEG_HDR_LEN 64
 #define BLK_MAGIC "FDBK"
@@ -21,7 +21,16 @@
 #define BLK_HDR_LEN 32
 #define BLK_ZONE_LEN 160
 #define BLK_DIR_OFF (BLK_HDR_LEN + BLK_ZONE_LEN) /* 192 */
-#define BLK_DIR_ENT 12
+#define BLK_DIR_ENT 12  /* versions 1 to 3 */
+#define BLK_DIR_ENT4 16 /* version 4: the entry ends with its chunk's CRC-32C */
+#define BLK_LAYOUT4 4   /* header byte 30 of a version-4 block */
+/* a block head (header, zone map, directory) is never longer than this */
+#define BLK_HEAD_MAX (BLK_DIR_OFF + 64 * BLK_DIR_ENT4)
+/* directory entry size of the block whose header is at p */
+static inline unsigned blk_dir_ent(const uint8_t *p)
+{
+	return p[30] == BLK_LAYOUT4 ? BLK_DIR_ENT4 : BLK_DIR_ENT;
+}
 #define BLK_MAX_LEN (64u << 20) /* cap on a block length read from disk */
 #define FTR_HDR_LEN 40
 #define FTR_ENT_LEN 32
@@ -72,6 +81,13 @@ struct seg_blk {
 	uint32_t raw_len;
 	uint64_t commit;
 	struct st_zone zone;
+	/* A version-4 block read in part (seg_blk_head): p holds its head and
+	 * the chunks of the columns in *have (checked); the decoder calls
+	 * fetch(ctx, columns) before it uses any other chunk. NULL: the
+	 * whole block is in p and checked. */
+	int (*fetch)(void *ctx, uint64_t colmask);
+	void *ctx;
+	const uint64_t *have;
 };
 
 /* Walk the blocks of a segment held in memory. Never reads outside buf. */
@@ -103,6 +119,21 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b);
  * pointing into p) when its magic, length and CRC hold. */
 int seg_footer_buf(const uint8_t *f, size_t flen, uint64_t foff, uint64_t fsize, uint32_t *n);
 int seg_blk_check(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b);
+/* The head of a version-4 block of len bytes at file offset off, its first
+ * got bytes in p (got >= len or got >= BLK_HEAD_MAX): 1 (*b filled, no
+ * chunk present yet, fetch unset) when its magic, length, layout, head
+ * CRC and chunk extents hold, else 0. Blocks of versions 1 to 3 have one
+ * CRC over everything: 0, read them whole. */
+int seg_blk_head(const uint8_t *p, uint32_t got, uint32_t len, uint64_t off, struct seg_blk *b);
+/* Bring the chunks of the columns in colmask that *have lacks into p (the
+ * buffer of a block whose head seg_blk_head accepted, with room for the
+ * whole block): read(ctx, dst, n, at)
+ * fills dst with the n block bytes from block offset at (ranges of close
+ * chunks are read at once), then each chunk's CRC is checked and its
+ * column added to *have. 0, -EBADMSG on a bad chunk, or read's error.
+ * Columns the block lacks are left to the decoder to report. */
+int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
+		  int (*read)(void *ctx, uint8_t *dst, uint32_t n, uint64_t at), void *ctx);
 
 /* ---- block encoder ---- */
 

@@ -261,6 +261,9 @@ int st_cols_to_recs(const struct st_cols *cols, struct flow_rec *recs, char *are
 
 /* ------------------------------------------------------ inspect / verify */
 
+/* The format version this build writes (FORMAT.md §9); it reads 1 to it. */
+#define ST_FORMAT_VERSION 4
+
 /* What one segment file holds (st_store_scan). */
 struct st_seg_report {
 	const char *path;
@@ -270,6 +273,7 @@ struct st_seg_report {
 	uint32_t win_len_ms;
 	uint32_t part;
 	uint8_t codec;
+	uint16_t version; /* format version (FORMAT.md §9) */
 	uint64_t file_bytes;
 	uint64_t blocks;
 	uint64_t blocks_bad;    /* bad CRC / garbage, skipped */

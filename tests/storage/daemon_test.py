@@ -209,6 +209,26 @@ def case_roundtrip(tmp):
     verify(data, st.port, [(1, 30000), (2, 20000), (3, 5000)], udp=(uport, 4, 3000))
     if cli("verify", data).returncode:
         fail("verify after recompress")
+    r = cli("recompress", "--codec", "zstd", data)
+    if r.returncode or "recompressed 0 segments" not in r.stdout:
+        fail("a second recompress with the same codec rewrote: " + r.stdout + r.stderr)
+    # a segment of an older format version (a version 3 seed of the fuzz
+    # corpus: ZSTD, sealed, 100 rows) is rewritten even with its own codec
+    old = os.path.join(tmp, "old")
+    day = os.path.join(old, "2025", "11", "24")
+    os.makedirs(day)
+    seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "segment",
+                        "v3-seg-2-0-0.bin")
+    shutil.copy(seed, os.path.join(day, "160000-0.seg"))
+    r = cli("inspect", old)
+    if " v3 " not in r.stdout or "rows 100 " not in r.stdout:
+        fail("inspect of a version 3 segment: " + r.stdout + r.stderr)
+    r = cli("recompress", "--codec", "zstd", old)
+    if r.returncode or "recompressed 1 segments, 100 rows" not in r.stdout:
+        fail("recompress of a version 3 segment: " + r.stdout + r.stderr)
+    r = cli("inspect", old)
+    if " v4 " not in r.stdout or "rows 100 " not in r.stdout or cli("verify", old).returncode:
+        fail("after upgrading a version 3 segment: " + r.stdout + r.stderr)
 
 
 def case_crash(tmp):

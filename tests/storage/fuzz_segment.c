@@ -7,7 +7,9 @@
  * decompression and column decoders behind the checksum. Every good block
  * is decoded in full and rebuilt into records, and again as dictionary
  * codes and at a selection of rows (the query engine's paths); a sealed
- * file's footer index is followed too. Any crash, sanitizer report
+ * file's footer index is followed too, each block it names read whole and,
+ * version 4, in part (its head, then chunks as the decoder asks for them,
+ * as the store's reader does). Any crash, sanitizer report
  * or out-of-bounds access is a bug: a reader must survive any bytes.
  */
 #include <stdint.h>
@@ -19,6 +21,76 @@
 #include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* a block read in part: its bytes in the "file", our buffer */
+struct part {
+	const uint8_t *src;
+	uint8_t *buf;
+	uint64_t have;
+};
+
+static int part_read(void *ctx, uint8_t *dst, uint32_t n, uint64_t at)
+{
+	struct part *pt = ctx;
+	memcpy(dst, pt->src + at, n);
+	return 0;
+}
+
+static int part_fetch(void *ctx, uint64_t colmask)
+{
+	struct part *pt = ctx;
+	return seg_blk_fetch(pt->buf, colmask, &pt->have, part_read, pt);
+}
+
+/* The block of bl bytes at src read as the reader reads version 4. */
+static void read_part(const uint8_t *src, uint32_t bl, uint64_t off, struct blk_dec *dec)
+{
+	uint8_t *buf = malloc(bl ? bl : 1);
+	if (!buf)
+		return;
+	uint32_t got = bl < BLK_HEAD_MAX ? bl : BLK_HEAD_MAX;
+	memcpy(buf, src, got);
+	struct part pt = { src, buf, 0 };
+	struct seg_blk b;
+	if (seg_blk_head(buf, got, bl, off, &b) == 1) {
+		b.fetch = part_fetch;
+		b.ctx = &pt;
+		b.have = &pt.have;
+		struct st_cols c;
+		uint32_t am = ST_COL_BIT(ST_COL_SRC_ADDR) | ST_COL_BIT(ST_COL_DST_PORT);
+		static uint32_t sel[ST_BLOCK_ROWS_MAX];
+		uint32_t ns = 0;
+		for (uint32_t i = 0; i < b.nrows && i < ST_BLOCK_ROWS_MAX; i += 7)
+			sel[ns++] = i;
+		if (blk_decode_codes(dec, &b, am, am, &c) == 0)
+			(void)blk_decode_rows(dec, &b, ST_COLS_ALL & ~am, 0, sel, ns, &c);
+		(void)blk_decode(dec, &b, ST_COL_BIT(ST_COL_BYTES) | ST_COL_BIT(ST_COL_NEXT_HOP), &c);
+	}
+	free(buf);
+}
+
+/* The CRCs of the block of len bytes at p recomputed, for its layout
+ * (version 4: each chunk's that lies inside it, and the head's). */
+static void reseal(uint8_t *p, uint32_t len)
+{
+	if (p[30] != BLK_LAYOUT4) {
+		le32_st(p + 4, st_crc32c(p + 8, len - 8));
+		return;
+	}
+	unsigned ncols = p[28];
+	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
+	if (o > len)
+		return;
+	for (unsigned k = 0; k < ncols; k++) {
+		uint8_t *de = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		uint32_t st = le32_ld(de + 8);
+		if (st > len - o)
+			break;
+		le32_st(de + 12, st_crc32c(p + o, st));
+		o += st;
+	}
+	le32_st(p + 4, st_crc32c(p + 8, BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4 - 8));
+}
 
 static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 {
@@ -86,6 +158,7 @@ static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 			struct st_cols c;
 			if (seg_blk_check(blk, bl, off, &b) == 1)
 				(void)blk_decode(dec, &b, ST_COL_BIT(ST_COL_BYTES), &c);
+			read_part(blk, bl, off, dec);
 			free(blk);
 		}
 	free(f);
@@ -112,7 +185,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t len = le32_ld(c + pos + 8);
 		if (len < BLK_DIR_OFF || len > size - pos || (len & 7))
 			break;
-		if (!memcmp(c + pos, BLK_MAGIC, 4) || !memcmp(c + pos, FTR_MAGIC, 4))
+		if (!memcmp(c + pos, BLK_MAGIC, 4))
+			reseal(c + pos, len);
+		else if (!memcmp(c + pos, FTR_MAGIC, 4))
 			le32_st(c + pos + 4, st_crc32c(c + pos + 8, len - 8));
 		pos += len;
 	}

@@ -16,7 +16,7 @@
  *   bad-len.bin     seg-1-1-0 with its first block's length set to 65535
  *   torn-tail.bin   seg-1-1-0 without its last 100 bytes
  *   header-only.bin its 64-byte segment header;   empty.bin: no bytes
- * Files named v1-*.bin and v2-*.bin are segments of those versions (seeds
+ * Files named v1-*.bin to v3-*.bin are segments of those versions (seeds
  * of earlier writers) and stay as they are.
  */
 #include <dirent.h>

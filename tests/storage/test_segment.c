@@ -622,13 +622,13 @@ static void test_v2_encodings(void **state)
 		uint32_t len, raw;
 		assert_int_equal(blk_encode(e, &src, 1, &o, &len, &raw), 0);
 		const uint8_t *dir = o + BLK_DIR_OFF;
-		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT + 1], ENC_DICT_HOT);
-		assert_int_equal(dir[ST_COL_SRC_AS * BLK_DIR_ENT + 1], ENC_DEP);
-		assert_int_equal(dir[ST_COL_DST_MASK * BLK_DIR_ENT + 1], ENC_DEP);
-		assert_int_equal(dir[ST_COL_SRC_PORT * BLK_DIR_ENT + 1], ENC_PDICT);
-		assert_int_equal(dir[ST_COL_DST_PORT * BLK_DIR_ENT + 1], ENC_DICT);
-		assert_int_equal(dir[ST_COL_BYTES * BLK_DIR_ENT + 1], ENC_PERPKT);
-		assert_int_equal(dir[ST_COL_LAST_MS * BLK_DIR_ENT + 1], ENC_MAXDELTA);
+		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT4 + 1], ENC_DICT_HOT);
+		assert_int_equal(dir[ST_COL_SRC_AS * BLK_DIR_ENT4 + 1], ENC_DEP);
+		assert_int_equal(dir[ST_COL_DST_MASK * BLK_DIR_ENT4 + 1], ENC_DEP);
+		assert_int_equal(dir[ST_COL_SRC_PORT * BLK_DIR_ENT4 + 1], ENC_PDICT);
+		assert_int_equal(dir[ST_COL_DST_PORT * BLK_DIR_ENT4 + 1], ENC_DICT);
+		assert_int_equal(dir[ST_COL_BYTES * BLK_DIR_ENT4 + 1], ENC_PERPKT);
+		assert_int_equal(dir[ST_COL_LAST_MS * BLK_DIR_ENT4 + 1], ENC_MAXDELTA);
 		struct seg_blk b = { .p = o, .len = len, .nrows = N };
 		struct blk_dec *d = blk_dec_new();
 		struct st_cols c;
@@ -710,20 +710,376 @@ static void test_unpack16(void **state)
 	assert_int_equal(seg_unpack16_impl(0, p, 8, 4, 17, o, &mx), -EINVAL);
 }
 
-/* Readers accept versions 1 to 3; a newer one is refused (and so a
- * version 2 reader refuses the segments written now). */
+/* ---- version 4: per-chunk CRCs, blocks read in part ---- */
+
+/* file bytes of path */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	uint8_t *p = malloc((size_t)sb.st_size + 1);
+	assert_non_null(p);
+	assert_int_equal(pread(fd, p, (size_t)sb.st_size, 0), sb.st_size);
+	close(fd);
+	*len = (size_t)sb.st_size;
+	return p;
+}
+
+/* Where column col's chunk of the version-4 block at p lies. */
+static size_t chunk_at(const uint8_t *p, unsigned col, uint32_t *stored)
+{
+	unsigned ncols = p[28];
+	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
+	for (unsigned k = 0; k < ncols; k++) {
+		const uint8_t *de = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		if (de[0] == col) {
+			*stored = le32_ld(de + 8);
+			return o;
+		}
+		o += le32_ld(de + 8);
+	}
+	fail_msg("no column %u", col);
+	*stored = 0;
+	return 0;
+}
+
+static void scan_cb(void *ctx, const struct st_seg_report *x)
+{
+	*(uint64_t *)ctx += x->blocks_bad;
+}
+
+/* A sealed segment's blocks are read in part: a query reads the head of
+ * each, then the chunks of its columns, each checked on its own. A bad
+ * chunk fails only the columns that need it (the block counts as corrupt
+ * for those queries), verify finds it, and a bad head fails the block. */
+static void test_chunk_crcs(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct recset want = { 0 };
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 1000, NULL);
+	feed(s, &want, 3000, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* sealed */
+	st_store_close(s);
+	char *path = only_segment(dir);
+	size_t flen;
+	uint8_t *f = slurp(path, &flen);
+	assert_int_equal(le16_ld(f + 8), 4);
+	uint64_t b2 = SEG_HDR_LEN + le32_ld(f + SEG_HDR_LEN + 8);
+	assert_int_equal(f[b2 + 30], BLK_LAYOUT4);
+	uint32_t stored = 0;
+	size_t at = chunk_at(f + b2, ST_COL_SRC_PORT, &stored);
+	assert_true(stored > 8);
+	int fd = open(path, O_RDWR);
+	uint8_t c = f[b2 + at + stored / 2] ^ 0x20;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)(b2 + at + stored / 2)), 1);
+	close(fd);
+
+	/* the columns beside it: every block, every row */
+	struct st_reader *r = st_reader_open(dir, 0, UINT64_MAX);
+	const struct st_block *b;
+	uint32_t rows = 0, nb = 0, bad = 0;
+	uint32_t cm = ST_COL_BIT(ST_COL_SRC_ADDR) | ST_COL_BIT(ST_COL_FIRST_MS) | ST_COL_BIT(ST_COL_BYTES);
+	while (st_reader_next(r, &b) == 1) {
+		struct st_cols cc;
+		assert_int_equal(st_reader_decode(r, b, cm, &cc), 0);
+		for (uint32_t i = 0; i < cc.n; i++) {
+			assert_memory_equal((const uint8_t *)cc.col[ST_COL_SRC_ADDR] + 16 * i,
+					    want.r[rows + i].src_addr, 16);
+			assert_true(((const uint64_t *)cc.col[ST_COL_FIRST_MS])[i] == want.r[rows + i].first_ms);
+			assert_true(((const uint64_t *)cc.col[ST_COL_BYTES])[i] == want.r[rows + i].bytes);
+		}
+		/* the bad chunk's column: that block only */
+		int rc = st_reader_decode(r, b, ST_COL_BIT(ST_COL_SRC_PORT), &cc);
+		if (nb == 1) {
+			assert_int_equal(rc, -EBADMSG);
+			bad++;
+		} else {
+			assert_int_equal(rc, 0);
+			for (uint32_t i = 0; i < cc.n; i++)
+				assert_int_equal(((const uint16_t *)cc.col[ST_COL_SRC_PORT])[i],
+						 want.r[rows + i].src_port);
+		}
+		/* and still the good ones after it */
+		assert_int_equal(st_reader_decode_codes(r, b, ST_COL_BIT(ST_COL_DST_ADDR), 0, &cc), 0);
+		rows += cc.n;
+		nb++;
+	}
+	assert_int_equal(nb, 3);
+	assert_int_equal(rows, 3000);
+	assert_int_equal(bad, 1);
+	st_reader_close(r);
+
+	/* verify reads every chunk: it finds the block */
+	uint64_t bb = 0;
+	assert_int_equal(st_store_scan(dir, true, scan_cb, &bb), 0);
+	assert_int_equal(bb, 1);
+
+	/* a bad head: the block is skipped and counted when it is read */
+	fd = open(path, O_RDWR);
+	c = f[b2 + 40] ^ 0x01; /* zone map */
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)(b2 + 40)), 1);
+	close(fd);
+	r = st_reader_open(dir, 0, UINT64_MAX);
+	nb = 0;
+	while (st_reader_next(r, &b) == 1)
+		nb++;
+	struct st_reader_stats rs;
+	st_reader_stats(r, &rs);
+	assert_int_equal(nb, 2);
+	assert_int_equal(rs.blocks_corrupt, 1);
+	st_reader_close(r);
+	free(f);
+	free(path);
+	recset_free(&want);
+	tmpdir_rm(dir);
+}
+
+/* what mem_read reads from, and how it was asked */
+static struct {
+	const uint8_t *src;
+	unsigned calls;
+	uint64_t bytes;
+} fsrc;
+
+static int mem_read(void *ctx, uint8_t *dst, uint32_t n, uint64_t at)
+{
+	(void)ctx;
+	fsrc.calls++;
+	fsrc.bytes += n;
+	memcpy(dst, fsrc.src + at, n);
+	return 0;
+}
+
+struct part_blk {
+	uint8_t *buf;
+	uint64_t have;
+};
+
+static int mem_fetch(void *ctx, uint64_t colmask)
+{
+	struct part_blk *pb = ctx;
+	return seg_blk_fetch(pb->buf, colmask, &pb->have, mem_read, NULL);
+}
+
+/* seg_blk_head / seg_blk_fetch on their own: the head's checks, reads of
+ * close chunks merged, nothing read twice, a bad chunk refused, and a
+ * block read in part decodes as the whole block does. */
+static void test_fetch(void **state)
+{
+	(void)state;
+	enum { N = 5000 };
+	static struct flow_rec in[N], out[N];
+	static char arena[1 << 16];
+	struct mix m;
+	mix_init(&m, 11, T0, 0);
+	struct colbuf cb;
+	assert_int_equal(colbuf_init(&cb, N), 0);
+	for (uint32_t i = 0; i < N; i++) {
+		mix_next(&m, &in[i]);
+		colbuf_put(&cb, &in[i]);
+	}
+	struct blk_src src;
+	colbuf_src(&cb, N, m.arena, &src);
+	struct blk_enc *e = blk_enc_new(ST_CODEC_LZ4, 0);
+	const uint8_t *o;
+	uint32_t len, raw;
+	assert_int_equal(blk_encode(e, &src, 1, &o, &len, &raw), 0);
+	assert_true(len > BLK_HEAD_MAX);
+	uint8_t *blk = malloc(len), *buf = malloc(len);
+	memcpy(blk, o, len);
+	fsrc.src = blk;
+
+	/* the head: its checks */
+	struct seg_blk b;
+	memset(buf, 0xee, len);
+	memcpy(buf, blk, BLK_HEAD_MAX);
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX, len, 64, &b), 1);
+	assert_int_equal(b.nrows, N);
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX - 1, len, 64, &b), 0); /* short */
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX, len + 8, 64, &b), 0);   /* length */
+	buf[100] ^= 1;
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX, len, 64, &b), 0); /* head CRC */
+	buf[100] ^= 1;
+	uint8_t v3[BLK_HEAD_MAX];
+	memcpy(v3, buf, BLK_HEAD_MAX);
+	v3[30] = 0;
+	assert_int_equal(seg_blk_head(v3, BLK_HEAD_MAX, len, 64, &b), 0); /* not version 4 */
+	/* a chunk reaching past the block, under a head CRC that holds */
+	le32_st(v3 + BLK_DIR_OFF + 8, len);
+	v3[30] = BLK_LAYOUT4;
+	le32_st(v3 + 4, st_crc32c(v3 + 8, BLK_DIR_OFF + 32 * BLK_DIR_ENT4 - 8));
+	assert_int_equal(seg_blk_head(v3, BLK_HEAD_MAX, len, 64, &b), 0);
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX, len, 64, &b), 1);
+
+	/* one column: one read of its chunk; again: none */
+	uint64_t have = 0;
+	uint32_t stored = 0;
+	size_t at = chunk_at(blk, ST_COL_SRC_ADDR, &stored);
+	fsrc.calls = 0;
+	fsrc.bytes = 0;
+	assert_int_equal(seg_blk_fetch(buf, ST_COL_BIT(ST_COL_SRC_ADDR), &have, mem_read, NULL), 0);
+	assert_int_equal(have, ST_COL_BIT(ST_COL_SRC_ADDR));
+	assert_int_equal(fsrc.calls, 1);
+	assert_int_equal(fsrc.bytes, stored);
+	assert_memory_equal(buf + at, blk + at, stored);
+	assert_int_equal(seg_blk_fetch(buf, ST_COL_BIT(ST_COL_SRC_ADDR), &have, mem_read, NULL), 0);
+	assert_int_equal(fsrc.calls, 1);
+	/* adjacent chunks (last_ms, packets, bytes): one read */
+	uint64_t m3 = ST_COL_BIT(ST_COL_LAST_MS) | ST_COL_BIT(ST_COL_PACKETS) | ST_COL_BIT(ST_COL_BYTES);
+	assert_int_equal(seg_blk_fetch(buf, m3, &have, mem_read, NULL), 0);
+	assert_int_equal(fsrc.calls, 2);
+	assert_int_equal(have, m3 | ST_COL_BIT(ST_COL_SRC_ADDR));
+
+	/* a bad chunk: refused, not added */
+	uint8_t *bad = malloc(len);
+	memcpy(bad, blk, len);
+	at = chunk_at(blk, ST_COL_DST_PORT, &stored);
+	bad[at + stored - 1] ^= 0x80;
+	fsrc.src = bad;
+	uint64_t h0 = have;
+	assert_int_equal(seg_blk_fetch(buf, ST_COL_BIT(ST_COL_DST_PORT), &have, mem_read, NULL), -EBADMSG);
+	assert_int_equal(have, h0);
+	fsrc.src = blk;
+
+	/* read in part through the decoder: what the whole block gives */
+	struct part_blk pb = { buf, 0 };
+	memset(buf + BLK_HEAD_MAX, 0xee, len - BLK_HEAD_MAX);
+	assert_int_equal(seg_blk_head(buf, BLK_HEAD_MAX, len, 64, &b), 1);
+	b.fetch = mem_fetch;
+	b.ctx = &pb;
+	b.have = &pb.have;
+	struct blk_dec *d = blk_dec_new();
+	struct st_cols c;
+	assert_int_equal(blk_decode(d, &b, ST_COL_BIT(ST_COL_DST_AS), &c), 0);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(((const uint32_t *)c.col[ST_COL_DST_AS])[i], in[i].dst_as);
+	decode_compare(d, &b, in, out, N, arena, sizeof(arena), ST_CODEC_LZ4);
+	/* the whole block, checked whole */
+	assert_int_equal(seg_blk_check(blk, len, 64, &b), 1);
+	decode_compare(d, &b, in, out, N, arena, sizeof(arena), ST_CODEC_LZ4);
+	assert_int_equal(seg_blk_check(bad, len, 64, &b), 0);
+	blk_dec_free(d);
+	blk_enc_free(e);
+	colbuf_free(&cb);
+	free(blk);
+	free(bad);
+	free(buf);
+}
+
+/* A version-4 block in the version-3 layout: 12-byte directory entries,
+ * one CRC over everything after it; len: its length. */
+static uint32_t to_v3(const uint8_t *blk, uint8_t *out)
+{
+	unsigned ncols = blk[28];
+	size_t chunks = 0;
+	for (unsigned k = 0; k < ncols; k++)
+		chunks += le32_ld(blk + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4 + 8);
+	memcpy(out, blk, BLK_DIR_OFF);
+	out[30] = 0;
+	for (unsigned k = 0; k < ncols; k++)
+		memcpy(out + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT, blk + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4,
+		       BLK_DIR_ENT);
+	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT;
+	memcpy(out + o, blk + BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4, chunks);
+	o += chunks;
+	while (o & 7)
+		out[o++] = 0;
+	le32_st(out + 8, (uint32_t)o);
+	le32_st(out + 4, st_crc32c(out + 8, o - 8));
+	return (uint32_t)o;
+}
+
+/* The segment at path rewritten as version 3 (sealed: with a footer of
+ * its own blocks; open: without). */
+static void downgrade_v3(const char *path, bool sealed)
+{
+	size_t flen;
+	uint8_t *f = slurp(path, &flen);
+	uint8_t *out = malloc(flen + 4096);
+	struct ftr_ent ents[64];
+	uint32_t ne = 0;
+	struct seg_walk w;
+	assert_int_equal(seg_walk_init(&w, f, flen), 0);
+	memcpy(out, f, SEG_HDR_LEN);
+	le16_st(out + 8, 3);
+	le32_st(out + 60, st_crc32c(out, 60));
+	size_t o = SEG_HDR_LEN;
+	struct seg_blk b;
+	while (seg_walk_next(&w, &b) == 1) {
+		assert_true(ne < 64);
+		uint32_t l = to_v3(b.p, out + o);
+		ents[ne++] = (struct ftr_ent){ o, l, b.nrows, b.zone.first_min, b.zone.last_max };
+		o += l;
+	}
+	assert_int_equal(w.sealed, sealed);
+	if (sealed) {
+		uint8_t *ft;
+		size_t fl;
+		assert_int_equal(ftr_build(ents, ne, &ft, &fl), 0);
+		le64_st(ft + fl - TRL_LEN, o);
+		out = realloc(out, o + fl);
+		memcpy(out + o, ft, fl);
+		o += fl;
+		free(ft);
+	}
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, out, o), (ssize_t)o);
+	close(fd);
+	free(out);
+	free(f);
+}
+
+/* Segments written by version 3 (whole-block CRCs) read as before, sealed
+ * (through the footer) and open (walked), by every reader. */
+static void test_v3_segments(void **state)
+{
+	(void)state;
+	for (int sealed = 0; sealed < 2; sealed++) {
+		char *dir = tmpdir_make();
+		struct recset want = { 0 }, got = { 0 };
+		struct st_store *s = open_store(dir, ST_CODEC_LZ4, 1000, NULL);
+		feed(s, &want, 3500, T0 + 1, 1);
+		assert_int_equal(st_store_commit(s, sealed ? T0 + WIN + 1 : T0 + 2), 0);
+		st_store_close(s);
+		char *path = only_segment(dir);
+		downgrade_v3(path, sealed);
+		size_t flen;
+		uint8_t *f = slurp(path, &flen);
+		assert_int_equal(le16_ld(f + 8), 3);
+		assert_int_equal(f[SEG_HDR_LEN + 30], 0);
+		free(f);
+		assert_int_equal(recset_read(dir, &got), 0);
+		same(&want, &got);
+		recset_free(&got);
+		/* two partitions: every block once */
+		struct blk_id ids[16];
+		size_t nids = 0;
+		assert_int_equal(read_part(dir, 0, 2, ids, &nids) + read_part(dir, 1, 2, ids, &nids), 0);
+		assert_int_equal(nids, 4);
+		free(path);
+		recset_free(&want);
+		tmpdir_rm(dir);
+	}
+}
+
+/* Readers accept versions 1 to 4; a newer one is refused (and so a
+ * version 3 reader refuses the segments written now). */
 static void test_versions(void **state)
 {
 	(void)state;
-	assert_int_equal(SEG_VERSION, 3);
-	for (uint16_t v = 0; v <= 4; v++) {
+	assert_int_equal(SEG_VERSION, 4);
+	for (uint16_t v = 0; v <= 5; v++) {
 		uint8_t h[SEG_HDR_LEN];
 		struct seg_hdr hd = { .codec = 1, .win_start_ms = T0, .win_len_ms = 300000 }, got;
 		seg_hdr_write(h, &hd);
 		assert_int_equal(le16_ld(h + 8), SEG_VERSION);
 		le16_st(h + 8, v);
 		le32_st(h + 60, st_crc32c(h, 60));
-		assert_int_equal(seg_hdr_read(h, sizeof(h), &got), v >= 1 && v <= 3 ? 0 : -EBADMSG);
+		assert_int_equal(seg_hdr_read(h, sizeof(h), &got), v >= 1 && v <= 4 ? 0 : -EBADMSG);
 	}
 }
 
@@ -781,11 +1137,11 @@ static void mixed_block(const uint8_t (*src)[16], const uint8_t (*dst)[16], uint
 	uint32_t len, raw;
 	assert_int_equal(blk_encode(e, &bs, 1, &o, &len, &raw), 0);
 	const uint8_t *dir = o + BLK_DIR_OFF;
-	*enc_src = dir[ST_COL_SRC_ADDR * BLK_DIR_ENT + 1];
-	*enc_as = dir[ST_COL_SRC_AS * BLK_DIR_ENT + 1];
+	*enc_src = dir[ST_COL_SRC_ADDR * BLK_DIR_ENT4 + 1];
+	*enc_as = dir[ST_COL_SRC_AS * BLK_DIR_ENT4 + 1];
 	/* LZ4 leaves the codes of big address dictionaries alone */
 	if (*enc_src == ENC_DICT_MIX && codec == ST_CODEC_LZ4 && n >= 5000)
-		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT + 2], COMP_NONE);
+		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT4 + 2], COMP_NONE);
 	struct seg_blk b = { .p = o, .len = len, .nrows = n };
 	struct blk_dec *d = blk_dec_new();
 	struct st_cols c;
@@ -802,10 +1158,10 @@ static void mixed_block(const uint8_t (*src)[16], const uint8_t (*dst)[16], uint
 		unsigned col = k ? ST_COL_DST_ADDR : ST_COL_SRC_ADDR;
 		const uint8_t *dict = c.dict[col];
 		if (!c.code[col]) { /* not a dictionary (PLANES: all distinct) */
-			assert_int_equal(dir[col * BLK_DIR_ENT + 1], ENC_PLANES);
+			assert_int_equal(dir[col * BLK_DIR_ENT4 + 1], ENC_PLANES);
 			continue;
 		}
-		if (dir[col * BLK_DIR_ENT + 1] == ENC_DICT_MIX)
+		if (dir[col * BLK_DIR_ENT4 + 1] == ENC_DICT_MIX)
 			for (uint32_t j = 1; j < c.ndict[col]; j++)
 				assert_true(memcmp(dict + (size_t)(j - 1) * 16, dict + (size_t)j * 16, 16) < 0);
 		for (uint32_t i = 0; i < n; i++) {
@@ -953,17 +1309,35 @@ static void ch_idx(struct chunk *c, const uint16_t *ix, uint32_t n, unsigned b)
 	c->len += ((size_t)n * b + 7) / 8;
 }
 
+/* The CRCs of a block whose bytes were changed (len bytes): version 4 its
+ * chunks' and its head's, before that one over it all. */
+static void reseal(uint8_t *out, size_t len)
+{
+	if (out[30] != BLK_LAYOUT4) {
+		le32_st(out + 4, st_crc32c(out + 8, len - 8));
+		return;
+	}
+	unsigned ncols = out[28];
+	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
+	for (unsigned k = 0; k < ncols; k++) {
+		uint8_t *de = out + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		le32_st(de + 12, st_crc32c(out + o, le32_ld(de + 8)));
+		o += le32_ld(de + 8);
+	}
+	le32_st(out + 4, st_crc32c(out + 8, BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4 - 8));
+}
+
 /* Block blk (len bytes) with column col's chunk replaced by ch, stored
  * uncompressed with encoding enc and width w, into out: its length. */
 static uint32_t swap_chunk(const uint8_t *blk, unsigned col, uint8_t enc, uint8_t w,
 			   const uint8_t *ch, size_t chl, uint8_t *out)
 {
-	unsigned ncols = blk[28];
-	size_t dirl = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT, o = dirl;
+	unsigned ncols = blk[28], dent = blk_dir_ent(blk);
+	size_t dirl = BLK_DIR_OFF + (size_t)ncols * dent, o = dirl;
 	const uint8_t *in = blk + dirl;
 	memcpy(out, blk, dirl);
 	for (unsigned k = 0; k < ncols; k++) {
-		uint8_t *de = out + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT;
+		uint8_t *de = out + BLK_DIR_OFF + (size_t)k * dent;
 		uint32_t stored = le32_ld(de + 8);
 		if (de[0] == col) {
 			de[1] = enc;
@@ -982,7 +1356,7 @@ static uint32_t swap_chunk(const uint8_t *blk, unsigned col, uint8_t enc, uint8_
 	while (o & 7)
 		out[o++] = 0;
 	le32_st(out + 8, (uint32_t)o);
-	le32_st(out + 4, st_crc32c(out + 8, o - 8));
+	reseal(out, o);
 	return (uint32_t)o;
 }
 
@@ -1437,21 +1811,21 @@ static uint8_t *plain_block(uint32_t n, uint32_t *len)
 static uint8_t *chunk_last(const uint8_t *blk, uint32_t *len, unsigned col, uint8_t enc, uint8_t w,
 			   const struct pchunk *ch)
 {
-	unsigned ncols = blk[28];
-	size_t dirl = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT, o = dirl;
+	unsigned ncols = blk[28], dent = blk_dir_ent(blk);
+	size_t dirl = BLK_DIR_OFF + (size_t)ncols * dent, o = dirl;
 	uint8_t *out = malloc(*len + ch->len + 8);
 	assert_non_null(out);
 	memcpy(out, blk, BLK_DIR_OFF);
 	const uint8_t *in = blk + dirl;
 	unsigned k2 = 0;
-	uint8_t mine[BLK_DIR_ENT];
+	uint8_t mine[BLK_DIR_ENT4];
 	for (unsigned k = 0; k < ncols; k++) {
-		const uint8_t *de = blk + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT;
+		const uint8_t *de = blk + BLK_DIR_OFF + (size_t)k * dent;
 		uint32_t stored = le32_ld(de + 8);
 		if (de[0] == col) {
-			memcpy(mine, de, BLK_DIR_ENT);
+			memcpy(mine, de, dent);
 		} else {
-			memcpy(out + BLK_DIR_OFF + (size_t)k2++ * BLK_DIR_ENT, de, BLK_DIR_ENT);
+			memcpy(out + BLK_DIR_OFF + (size_t)k2++ * dent, de, dent);
 			memcpy(out + o, in, stored);
 			o += stored;
 		}
@@ -1462,13 +1836,13 @@ static uint8_t *chunk_last(const uint8_t *blk, uint32_t *len, unsigned col, uint
 	mine[3] = w;
 	le32_st(mine + 4, (uint32_t)ch->len);
 	le32_st(mine + 8, (uint32_t)ch->len);
-	memcpy(out + BLK_DIR_OFF + (size_t)k2 * BLK_DIR_ENT, mine, BLK_DIR_ENT);
+	memcpy(out + BLK_DIR_OFF + (size_t)k2 * dent, mine, dent);
 	memcpy(out + o, ch->p, ch->len);
 	o += ch->len;
 	while (o & 7)
 		out[o++] = 0;
 	le32_st(out + 8, (uint32_t)o);
-	le32_st(out + 4, st_crc32c(out + 8, o - 8));
+	reseal(out, o);
 	*len = (uint32_t)o;
 	uint8_t *exact = malloc(o); /* exact: a read past the block is an ASan report */
 	assert_non_null(exact);
@@ -1874,6 +2248,9 @@ int main(void)
 		cmocka_unit_test(test_packed_ints),
 		cmocka_unit_test(test_perpkt),
 		cmocka_unit_test(test_pdict),
+		cmocka_unit_test(test_chunk_crcs),
+		cmocka_unit_test(test_fetch),
+		cmocka_unit_test(test_v3_segments),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
