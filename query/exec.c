@@ -436,6 +436,10 @@ static void *work(void *arg)
 	uint32_t codemask = q->need_cols & Q_CODE_COLS;
 	if (sp->kind == Q_LIST)
 		codemask &= ~ST_COL_BIT(q_fdefs[sp->order].col);
+	/* columns nothing but the filter reads may come as codes with
+	 * exceptions (ports): it tests them without decoding the values */
+	uint32_t xmask = codemask & q->flt->colmask &
+			 ~(sp->kind == Q_LIST ? q->out_cols | q->order_cols : q->agg_cols);
 	if (rc || !sel || !idx || (q->keylen && (!keys || !wk->hashes)) ||
 	    (by_code && (!wk->acc || !wk->ent))) {
 		rc = -ENOMEM;
@@ -474,7 +478,7 @@ static void *work(void *arg)
 		bool late = sp->kind != Q_LIST && v != QT_ALL;
 		if (late)
 			m1 = q->flt->colmask;
-		rc = st_reader_decode_codes(rd, b, m1, codemask, &c);
+		rc = st_reader_decode_codes_x(rd, b, m1, codemask, xmask, &c);
 		if (rc) {
 			wk->st.blocks_corrupt++;
 			continue;

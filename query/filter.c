@@ -1043,13 +1043,34 @@ static void addr_test(const struct st_cols *c, int col, struct q_fscratch *s,
 	}
 }
 
-/* The same for a comparison on numeric column col of width w. */
+/* The same for a comparison on numeric column col of width w. With
+ * exceptions (st_cols.xval: ports), the rows of code 0 are then tested by
+ * their own values: the exceptions compared in a row, and only those that
+ * match found among the rows (often none: a port asked for is usually one
+ * of the block's frequent values, which exceptions are not). */
 static void num_test(const struct st_cols *c, int col, unsigned w, struct q_fscratch *s, int cmp,
 		     uint64_t x, uint8_t *m, bool acc)
 {
 	if (c->code[col]) {
 		cmp_col(c->dict[col], w, c->ndict[col], cmp, x, s->dm, false);
+		const uint64_t *xv = c->xval[col];
+		if (xv)
+			s->dm[0] = 0; /* a placeholder, not a value */
 		by_code(c->code[col], c->n, s->dm, c->ndict[col], m, acc);
+		if (!xv)
+			return;
+		uint32_t nx = c->nx[col], last = 0, hits = 0;
+		cmp_uint64_t(xv, nx, cmp, x, s->dm, false);
+		for (uint32_t k = 0; k < nx; k++) {
+			hits += s->dm[k];
+			last = s->dm[k] ? k : last;
+		}
+		const uint16_t *code = c->code[col];
+		for (uint32_t i = 0, k = 0; hits && i < c->n && k <= last; i++) {
+			if (code[i])
+				continue;
+			m[i] |= s->dm[k++];
+		}
 	} else {
 		cmp_col(c->col[col], w, c->n, cmp, x, m, acc);
 	}

@@ -356,6 +356,13 @@ int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32
 	return blk_decode_codes(r->dec, &b->b, colmask, codemask & colmask, out);
 }
 
+int st_reader_decode_codes_x(struct st_reader *r, const struct st_block *b, uint32_t colmask,
+			     uint32_t codemask, uint32_t xmask, struct st_cols *out)
+{
+	codemask &= colmask;
+	return blk_decode_codes_x(r->dec, &b->b, colmask, codemask, xmask & codemask, out);
+}
+
 int st_reader_decode_rows(struct st_reader *r, const struct st_block *b, uint32_t colmask,
 			  uint32_t codemask, const uint32_t *sel, uint32_t nsel,
 			  struct st_cols *out)

@@ -2296,6 +2296,7 @@ struct blk_dec {
 	struct buf tmp;   /* unpacked codes */
 	struct buf colbuf[ST_COL_MAX];
 	struct buf codebuf[ST_COL_MAX]; /* columns delivered as codes */
+	struct buf xvals[ST_COL_MAX];   /* their PDICT exceptions */
 	struct buf ints;                /* PDICT: values before narrowing */
 	struct buf rawcol[ST_COL_MAX];  /* each column's chunk uncompressed:
 					 * dictionaries are used in place */
@@ -2337,6 +2338,7 @@ void blk_dec_free(struct blk_dec *d)
 	for (unsigned c = 0; c < ST_COL_MAX; c++) {
 		buf_free(&d->colbuf[c]);
 		buf_free(&d->codebuf[c]);
+		buf_free(&d->xvals[c]);
 		buf_free(&d->rawcol[c]);
 	}
 	buf_free(&d->strarena);
@@ -3154,6 +3156,48 @@ static int pdict_parse(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned 
 	return 0;
 }
 
+/* PDICT as codes with exceptions (blk_decode_codes_x): the row codes as
+ * stored into *code, the dictionary with a placeholder 0 first into
+ * *colb (*nd entries), the *nx exceptions in row order into *xb. 1 done,
+ * 0 not this way (addresses, narrowed widths), or < 0. */
+static int pdict_codes(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
+		       const struct coldef *cd, uint32_t n, struct buf *code, struct buf *colb,
+		       uint32_t *nd, const uint8_t **dict, struct buf *xb, uint32_t *nx)
+{
+	unsigned sz = cd->size;
+	if (cd->kind == K_ADDR || w != sz)
+		return 0;
+	struct pdict_body pd;
+	int rc = pdict_parse(d, r, rl, w, n, &pd);
+	if (rc)
+		return rc;
+	uint32_t zeros = 0;
+	for (uint32_t i = 0; i < n; i++)
+		zeros += pd.code[i] == 0;
+	if (zeros != pd.ne)
+		return BAD;
+	if (buf_reserve(colb, ((size_t)pd.nd + 1) * sz) ||
+	    buf_reserve(xb, ((size_t)pd.ne + 1) * 8) || buf_reserve(code, (size_t)n * 2 + 2))
+		return -ENOMEM;
+	memset(colb->p, 0, sz);
+	memcpy(colb->p + sz, pd.dv, (size_t)pd.nd * sz);
+	uint64_t *xv = (uint64_t *)(void *)xb->p, any = 0;
+	unpack64(pd.ex, pd.exlen, pd.ne, pd.eb, pd.mn, xv);
+	for (uint32_t j = 0; sz < 8 && j < pd.ne; j++)
+		any |= xv[j];
+	if (sz < 8 && (any >> (8 * sz)))
+		return BAD; /* as the values' decode says */
+	*nx = pd.ne;
+	/* the codes pdict_parse unpacked into the scratch buffer become the
+	 * column's: the buffers trade places */
+	struct buf t = *code;
+	*code = d->tmp;
+	d->tmp = t;
+	*nd = pd.nd + 1;
+	*dict = colb->p;
+	return 1;
+}
+
 static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 		     const struct coldef *cd, uint32_t n, uint8_t *col)
 {
@@ -3883,7 +3927,7 @@ static void compact(uint8_t *col, unsigned sz, const uint32_t *sel, uint32_t nse
 }
 
 static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
-			uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			uint32_t codemask, uint32_t xmask, const uint32_t *sel, uint32_t nsel,
 			struct st_cols *out);
 
 /* ENC_PERPKT at the selected rows sel[0..nsel) (ascending) into
@@ -3932,13 +3976,19 @@ static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint3
 
 int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, struct st_cols *out)
 {
-	return blk_decode_x(d, b, colmask, 0, NULL, 0, out);
+	return blk_decode_x(d, b, colmask, 0, 0, NULL, 0, out);
 }
 
 int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
 		     uint32_t codemask, struct st_cols *out)
 {
-	return blk_decode_x(d, b, colmask, codemask, NULL, 0, out);
+	return blk_decode_x(d, b, colmask, codemask, 0, NULL, 0, out);
+}
+
+int blk_decode_codes_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+		       uint32_t codemask, uint32_t xmask, struct st_cols *out)
+{
+	return blk_decode_x(d, b, colmask, codemask, xmask & codemask, NULL, 0, out);
 }
 
 int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
@@ -3949,11 +3999,11 @@ int blk_decode_rows(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask
 	for (uint32_t j = 0; j < nsel; j++)
 		if (sel[j] >= b->nrows || (j && sel[j] <= sel[j - 1]))
 			return -EINVAL;
-	return blk_decode_x(d, b, colmask, codemask, sel, nsel, out);
+	return blk_decode_x(d, b, colmask, codemask, 0, sel, nsel, out);
 }
 
 static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
-			uint32_t codemask, const uint32_t *sel, uint32_t nsel,
+			uint32_t codemask, uint32_t xmask, const uint32_t *sel, uint32_t nsel,
 			struct st_cols *out)
 {
 	uint32_t n = b->nrows;
@@ -4039,6 +4089,12 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 			uint32_t nd = 0;
 			const uint8_t *dict = col;
 			rc = dec_codes(d, b, r, rl, enc, w, cd, n, &d->codebuf[c], &d->colbuf[c], &nd, &dict);
+			if (!rc && enc == ENC_PDICT && (xmask & ST_COL_BIT(c))) {
+				rc = pdict_codes(d, r, rl, w, cd, n, &d->codebuf[c], &d->colbuf[c], &nd, &dict,
+						 &d->xvals[c], &out->nx[c]);
+				if (rc == 1)
+					out->xval[c] = (const uint64_t *)(const void *)d->xvals[c].p;
+			}
 			if (rc < 0)
 				return rc;
 			if (rc == 1) {

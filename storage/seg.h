@@ -189,6 +189,10 @@ int blk_decode(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask, str
  * stores as a dictionary come as codes (st_cols.code/dict/ndict). */
 int blk_decode_codes(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
 		     uint32_t codemask, struct st_cols *out);
+/* And the columns of xmask (a subset of codemask) stored as PDICT as
+ * codes with exceptions (st_cols.xval). */
+int blk_decode_codes_x(struct blk_dec *d, const struct seg_blk *b, uint32_t colmask,
+		       uint32_t codemask, uint32_t xmask, struct st_cols *out);
 /* Rows sel[0..nsel) only (strictly ascending, < nrows), as rows
  * 0..nsel-1 of out: random-access encodings decode just those rows;
  * codemask as for blk_decode_codes. */

@@ -223,6 +223,13 @@ struct st_cols {
 	const uint16_t *code[ST_COL_MAX];
 	const void *dict[ST_COL_MAX];
 	uint32_t ndict[ST_COL_MAX];
+	/* columns of xmask (st_reader_decode_codes_x) that the block stores
+	 * as frequent values plus exceptions (ports, mostly) come as codes as
+	 * well, but code 0 then names no entry (dict[c]'s entry 0 is a
+	 * placeholder 0): the rows with code 0 take xval[c][0..nx[c]) in
+	 * row order. NULL for every other column. */
+	const uint64_t *xval[ST_COL_MAX];
+	uint32_t nx[ST_COL_MAX];
 };
 
 /* Decode the columns in colmask (ST_COL_BIT()). -EBADMSG if the block is
@@ -235,6 +242,11 @@ int st_reader_decode(struct st_reader *r, const struct st_block *b, uint32_t col
  * distinct value. The others come as values. */
 int st_reader_decode_codes(struct st_reader *r, const struct st_block *b, uint32_t colmask,
 			   uint32_t codemask, struct st_cols *out);
+/* The same; the columns of xmask (a subset of codemask) may also come as
+ * codes with exceptions (st_cols.xval): for a caller that only compares
+ * them with constants. */
+int st_reader_decode_codes_x(struct st_reader *r, const struct st_block *b, uint32_t colmask,
+			     uint32_t codemask, uint32_t xmask, struct st_cols *out);
 /* The rows sel[0..nsel) only (strictly ascending row numbers), delivered
  * as rows 0..nsel-1 (out->n = nsel), columns of codemask as codes where
  * stored as a dictionary: late materialisation after a filter. -EINVAL
