@@ -26,6 +26,11 @@
 #include "util/addr.h"
 #include "util/hash.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define EXEC_X86 1
+#endif
+
 #define col_off q_col_off
 static const uint8_t col_w[ST_COL_MAX] = {
 #define W_N(N, n, w) [ST_COL_##N] = (w),
@@ -411,6 +416,68 @@ static int consume_list(struct worker *wk, struct st_reader *rd, const struct st
 	return 0;
 }
 
+/* ---------------------------------------------------------- selection */
+
+#ifdef EXEC_X86
+/* lut[m]: the positions of the set bits of m, ascending, one per byte */
+static uint64_t sel_lut[256];
+static bool sel_avx2;
+
+static void sel_init(void)
+{
+	for (unsigned m = 0; m < 256; m++) {
+		uint64_t v = 0;
+		for (unsigned b = 0, k = 0; b < 8; b++)
+			if (m & (1u << b))
+				v |= (uint64_t)b << (8 * k++);
+		sel_lut[m] = v;
+	}
+	sel_avx2 = __builtin_cpu_supports("avx2");
+}
+
+/* 32 rows a round: their mask bytes to bits, each 8 bits to the
+ * positions of the set ones (table) widened and offset by the row; the
+ * 8 stores may run past the last index, into room idx has (k <= i). */
+__attribute__((target("avx2"))) static uint32_t sel_idx_avx2(const uint8_t *sel, uint32_t n,
+							     uint32_t *idx, uint32_t *at)
+{
+	uint32_t k = 0, i = 0;
+	const __m256i zero = _mm256_setzero_si256();
+	for (; i + 32 <= n; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(sel + i));
+		uint32_t bits = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, zero));
+		for (unsigned q = 0; q < 4; q++, bits >>= 8) {
+			unsigned m = bits & 0xff;
+			__m256i pos = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)sel_lut[m]));
+			pos = _mm256_add_epi32(pos, _mm256_set1_epi32((int)(i + 8 * q)));
+			_mm256_storeu_si256((__m256i *)(void *)(idx + k), pos);
+			k += (uint32_t)__builtin_popcount(m);
+		}
+	}
+	*at = i;
+	return k;
+}
+#endif
+
+/* The rows whose sel byte is set (0 or 1), ascending, into idx (room for
+ * n): how many. */
+static uint32_t sel_to_idx(const uint8_t *sel, uint32_t n, uint32_t *idx)
+{
+	uint32_t k = 0, i = 0;
+#ifdef EXEC_X86
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sel_init);
+	if (sel_avx2)
+		k = sel_idx_avx2(sel, n, idx, &i);
+#endif
+	/* branch-free: every row is written, the count moves on matches */
+	for (; i < n; i++) {
+		idx[k] = i;
+		k += sel[i];
+	}
+	return k;
+}
+
 static void *work(void *arg)
 {
 	struct worker *wk = arg;
@@ -492,11 +559,7 @@ static void *work(void *arg)
 		} else {
 			if ((rc = q_filter_eval(q->flt, &fs, &c, sel)))
 				goto out;
-			/* branch-free compaction of the mask into row indices */
-			for (uint32_t i = 0; i < c.n; i++) {
-				idx[nsel] = i;
-				nsel += sel[i];
-			}
+			nsel = sel_to_idx(sel, c.n, idx);
 		}
 		if (!nsel)
 			continue;
