@@ -174,7 +174,6 @@ struct table {
 	bool show[64], right[64];
 	size_t w[64];
 	unsigned nc, ns;
-	int lastc;
 	size_t nr, nslices;
 	pthread_mutex_t mu;
 	pthread_cond_t turn;
@@ -197,43 +196,6 @@ static void *table_widths(void *arg)
 	return NULL;
 }
 
-/* Row i's line into o; returns its end. */
-static char *table_line(const struct table *t, size_t i, char *o)
-{
-	char text[64 * Q_CELL_MAX];
-	uint8_t lens[64];
-	q_result_row_text(t->r, i, t->show, text, lens);
-	const char *p = text;
-	bool first = true;
-	for (unsigned c = 0, k = 0; c < t->nc; c++) {
-		if (!t->show[c])
-			continue;
-		size_t l = lens[k++], w = t->w[c];
-		if (!first) {
-			memcpy(o, "  ", 2);
-			o += 2;
-		}
-		if (t->right[c]) {
-			memset(o, ' ', w - l);
-			o += w - l;
-			memcpy(o, p, l);
-			o += l;
-		} else {
-			memcpy(o, p, l);
-			o += l;
-			/* the last shown column gets no trailing blanks */
-			if ((int)c != t->lastc) {
-				memset(o, ' ', w - l);
-				o += w - l;
-			}
-		}
-		p += l;
-		first = false;
-	}
-	*o++ = '\n';
-	return o;
-}
-
 static void *table_lines(void *arg)
 {
 	struct share *s = arg;
@@ -242,14 +204,14 @@ static void *table_lines(void *arg)
 	for (unsigned c = 0; c < t->nc; c++)
 		if (t->show[c])
 			linecap += t->w[c] + 2;
-	char *buf = malloc(SLICE_ROWS * linecap);
+	char *buf = malloc(SLICE_ROWS * linecap + Q_LINE_SLACK);
 	if (!buf)
 		s->rc = -ENOMEM;
 	for (size_t sl = s->id; sl < t->nslices; sl += s->n) {
 		char *o = buf;
 		size_t from = sl * SLICE_ROWS, to = from + SLICE_ROWS < t->nr ? from + SLICE_ROWS : t->nr;
-		for (size_t i = from; buf && i < to; i++)
-			o = table_line(t, i, o);
+		if (buf)
+			o = q_result_lines(t->r, from, to, t->show, t->w, buf);
 		/* in slice order; a failed share still takes its turns (and
 		 * writes nothing), so the other never waits forever */
 		pthread_mutex_lock(&t->mu);
@@ -296,14 +258,11 @@ static void print_table(const struct q_result *r, bool listing)
 	t->nc = q_result_ncols(r) > 64 ? 64 : q_result_ncols(r);
 	t->nr = q_result_nrows(r);
 	t->nslices = (t->nr + SLICE_ROWS - 1) / SLICE_ROWS;
-	t->lastc = -1;
 	for (unsigned c = 0; c < t->nc; c++) {
 		t->w[c] = strlen(q_result_col_name(r, c));
 		t->show[c] = table_col(q_result_col_name(r, c), listing);
 		t->right[c] = q_result_col_type(r, c) == Q_CT_NUM;
 		t->ns += t->show[c];
-		if (t->show[c])
-			t->lastc = (int)c;
 	}
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->turn, NULL);
@@ -315,8 +274,10 @@ static void print_table(const struct q_result *r, bool listing)
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned c = 0; c < t->nc; c++)
 			t->w[c] = sh[i].w[c] > t->w[c] ? sh[i].w[c] : t->w[c];
-	/* before anything is written to stdout, as setvbuf must be */
-	static char obuf[1 << 20];
+	/* before anything is written to stdout, as setvbuf must be. Small:
+	 * stdio writes a slice (hundreds of kB) past its buffer in whole
+	 * buffers, and copies into it only what does not fill one. */
+	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
 	bool first = true;
 	for (unsigned c = 0; c < t->nc; c++) {

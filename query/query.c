@@ -310,14 +310,15 @@ fail:
 
 /* ----------------------------------------------------------- text helpers */
 
-static const char *const human_unit[] = { "", "k", "M", "G", "T", "P", "E" };
+/* the unit of 1000^i (i >= 1: below 1000, no unit) */
+static const char human_unit[] = " kMGTPE";
 
 /* v >= 1000 as printf("%.1f %s") shows the double v / 1000^unit: its
  * value in tenths, rounded as printf rounds (the exact binary value, half
  * to even on exact ties), and the unit. d * 10 is hi + lo exactly (fma
  * gives the rounding error lo); d < 10^5, so a tie k + 0.5 is exact in hi
- * and lo is 0 then. Two per listing row: no long double. */
-static uint64_t human_tenths(uint64_t v, unsigned *unit)
+ * and lo is 0 then. No long double. */
+static uint64_t human_tenths_fp(uint64_t v, unsigned *unit)
 {
 	double d = (double)v;
 	unsigned i = 0;
@@ -331,41 +332,73 @@ static uint64_t human_tenths(uint64_t v, unsigned *unit)
 	return t + (fr > 0.5 || (fr == 0.5 && (lo > 0 || (lo == 0 && (t & 1)))));
 }
 
+/* The same in integers, two per listing row. Below 2^53, v is exact as a
+ * double and each division by 1000 rounds by at most half an ulp, so the
+ * unit is the largest 1000^i <= v, and d * 10 is 10 v / 1000^i = q + r / p
+ * within a relative 1e-15 (an absolute 1e-11, as q < 10^5). Unless r / p
+ * lies within 2^-36 of a half, that error cannot move the rounding, which
+ * is then r > p / 2; a (near) tie, such as 1050 (1.05 is 1.0500000000000000444
+ * and prints as 1.1) or 1150 (1.1 as 1.149999999999999911), takes the
+ * doubles. */
+static uint64_t human_tenths(uint64_t v, unsigned *unit)
+{
+	if (v >= (1ull << 53))
+		return human_tenths_fp(v, unit);
+	uint64_t x = v * 10, q, p;
+	/* constant divisors: multiplications */
+	if (v < 1000000ull)
+		q = x / 1000ull, p = 1000ull, *unit = 1;
+	else if (v < 1000000000ull)
+		q = x / 1000000ull, p = 1000000ull, *unit = 2;
+	else if (v < 1000000000000ull)
+		q = x / 1000000000ull, p = 1000000000ull, *unit = 3;
+	else if (v < 1000000000000000ull)
+		q = x / 1000000000000ull, p = 1000000000000ull, *unit = 4;
+	else
+		q = x / 1000000000000000ull, p = 1000000000000000ull, *unit = 5;
+	uint64_t r = x - q * p, h = p / 2, off = r > h ? r - h : h - r;
+	if (off <= p >> 36)
+		return human_tenths_fp(v, unit);
+	return q + (r > h);
+}
+
 size_t q_human_len(uint64_t v)
 {
 	if (v < 1000)
-		return q_dec_len(v);
+		return 1u + (v >= 10) + (v >= 100);
 	unsigned u;
-	uint64_t t = human_tenths(v, &u);
-	return q_dec_len(t / 10) + 3 + strlen(human_unit[u]);
+	uint64_t t = human_tenths(v, &u); /* < 10^5: "W.T U" */
+	return 5u + (t >= 100) + (t >= 1000) + (t >= 10000);
+}
+
+char *q_human_back(uint64_t v, char *e)
+{
+	if (v < 1000) {
+		*--e = (char)('0' + v % 10);
+		if (v >= 10)
+			*--e = (char)('0' + v / 10 % 10);
+		if (v >= 100)
+			*--e = (char)('0' + v / 100);
+		return e;
+	}
+	unsigned i;
+	uint64_t t = human_tenths(v, &i);
+	e -= 4;
+	e[0] = '.';
+	e[1] = (char)('0' + t % 10);
+	e[2] = ' ';
+	e[3] = human_unit[i];
+	t /= 10;
+	do {
+		*--e = (char)('0' + t % 10);
+		t /= 10;
+	} while (t);
+	return e;
 }
 
 size_t q_human_text(uint64_t v, char *o)
 {
-	if (v < 1000) {
-		char *p = o;
-		if (v >= 100)
-			*p++ = (char)('0' + v / 100);
-		if (v >= 10)
-			*p++ = (char)('0' + v / 10 % 10);
-		*p++ = (char)('0' + v % 10);
-		return (size_t)(p - o);
-	}
-	unsigned i;
-	uint64_t tenths = human_tenths(v, &i);
-	char tmp[32], *e = tmp + sizeof(tmp), *p = e;
-	const char *un = human_unit[i];
-	size_t ul = strlen(un);
-	p -= ul;
-	memcpy(p, un, ul);
-	*--p = ' ';
-	*--p = (char)('0' + tenths % 10);
-	*--p = '.';
-	uint64_t w = tenths / 10;
-	do {
-		*--p = (char)('0' + w % 10);
-		w /= 10;
-	} while (w);
+	char t[32], *e = t + sizeof(t), *p = q_human_back(v, e);
 	memcpy(o, p, (size_t)(e - p));
 	return (size_t)(e - p);
 }

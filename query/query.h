@@ -165,6 +165,14 @@ size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show,
  * memory). */
 void q_result_widths(const struct q_result *r, const bool *show, size_t from, size_t to,
 		     size_t *w);
+/* Rows [from, to)'s lines of an aligned table at o: each row's cells of
+ * q_result_row_text, padded with blanks to w[c] (numbers on the right,
+ * the rest on the left), two blanks apart, with no trailing blanks, then
+ * '\n'. w[c] must be at least the cells' length (q_result_widths). Stores
+ * up to Q_LINE_SLACK bytes past the last line's end. Returns that end. */
+#define Q_LINE_SLACK 64
+char *q_result_lines(const struct q_result *r, size_t from, size_t to, const bool *show,
+		     const size_t *w, char *o);
 /* Raw numeric value of a Q_CT_NUM/Q_CT_TIME cell (0 otherwise). */
 uint64_t q_result_num(const struct q_result *r, size_t row, unsigned c);
 

@@ -175,6 +175,10 @@ static inline unsigned q_dec_len(uint64_t v)
 	return n;
 }
 
+/* q_human_text's text ending at e (room for 16 bytes before it); returns
+ * its start. */
+char *q_human_back(uint64_t v, char *e);
+
 /* ------------------------------------------------------------- groups */
 
 /* Open-addressing table of fixed-size keys with three sums, entries in

@@ -939,104 +939,199 @@ static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
 
 /* The cell writers below put text at o (room for Q_CELL_TEXT bytes, no
  * NUL) and return its length: the table printer's per-row path and, cut
- * to the caller's buffer, q_result_cell's. */
+ * to the caller's buffer, q_result_cell's. Some store whole words or
+ * vectors that reach past the text (cheaper than exact lengths): the room
+ * covers that, and whatever comes next overwrites it. The *_back writers
+ * (numbers, right-aligned in a table) put the text so that it ends at e
+ * and return its start; they may store up to 8 bytes past e. */
 #define Q_CELL_TEXT 64
+
+/* tables built by the preprocessor: F(0) .. F(255), or F(0) .. F(99) */
+#define REP4(F, x) F(x), F((x) + 1), F((x) + 2), F((x) + 3)
+#define REP16(F, x) REP4(F, x), REP4(F, (x) + 4), REP4(F, (x) + 8), REP4(F, (x) + 12)
+#define REP64(F, x) REP16(F, x), REP16(F, (x) + 16), REP16(F, (x) + 32), REP16(F, (x) + 48)
+#define REP256(F) REP64(F, 0), REP64(F, 64), REP64(F, 128), REP64(F, 192)
+#define REP10(F, x) REP4(F, x), REP4(F, (x) + 4), F((x) + 8), F((x) + 9)
+#define REP100(F)                                                                           \
+	REP10(F, 0), REP10(F, 10), REP10(F, 20), REP10(F, 30), REP10(F, 40), REP10(F, 50), \
+		REP10(F, 60), REP10(F, 70), REP10(F, 80), REP10(F, 90)
+
+/* "00" .. "99": decimals two digits a step */
+#define DIG2(x) (char)('0' + (x) / 10), (char)('0' + (x) % 10)
+static const char dig2[200] = { REP100(DIG2) };
+
+/* an IPv4 octet's digits and its '.', in 4 bytes (the dotted quad is four
+ * copies) */
+#define OCT(x)                                                                            \
+	{ (char)((x) >= 100 ? '0' + (x) / 100 : (x) >= 10 ? '0' + (x) / 10 : '0' + (x)),   \
+	  (char)((x) >= 100 ? '0' + (x) / 10 % 10 : (x) >= 10 ? '0' + (x) % 10 : '.'),     \
+	  (char)((x) >= 100 ? '0' + (x) % 10 : (x) >= 10 ? '.' : 0), (char)((x) >= 100 ? '.' : 0) }
+static const char oct_text[256][4] = { REP256(OCT) };
+
+static inline unsigned oct_len(unsigned x)
+{
+	return 1u + (x >= 10) + (x >= 100);
+}
+
+/* the eight TCP flag bits, "...AP.SF" (nfdump prints six; all eight kept) */
+#define FLAGS(x)                                                                     \
+	{ (x) & 0x80 ? 'C' : '.', (x) & 0x40 ? 'E' : '.', (x) & 0x20 ? 'U' : '.',     \
+	  (x) & 0x10 ? 'A' : '.', (x) & 0x08 ? 'P' : '.', (x) & 0x04 ? 'R' : '.',     \
+	  (x) & 0x02 ? 'S' : '.', (x) & 0x01 ? 'F' : '.' }
+static const char flags_text[256][8] = { REP256(FLAGS) };
+
+/* names (and their lengths) of the protocols shown by name */
+static const struct {
+	char s[7];
+	uint8_t n;
+} proto_names[256] = {
+	[1] = { "ICMP", 4 }, [6] = { "TCP", 3 },   [17] = { "UDP", 3 },   [47] = { "GRE", 3 },
+	[50] = { "ESP", 3 }, [58] = { "ICMP6", 5 }, [132] = { "SCTP", 4 },
+};
+
+static const char *proto_name(uint64_t p)
+{
+	return p < 256 && proto_names[p].n ? proto_names[p].s : NULL;
+}
+
+/* digits of v in decimal: floor(log10) from the bit length (1233 / 4096
+ * ~ log10 2), corrected by one comparison; v | 1 has v's digits */
+static inline unsigned dec_len(uint64_t v)
+{
+	static const uint64_t p10[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+		10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+		100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+	};
+	v |= 1;
+	unsigned t = (unsigned)(64 - __builtin_clzll(v)) * 1233 >> 12;
+	return t + (v >= p10[t]);
+}
+
+/* v in decimal, ending at e */
+static inline char *u64_back(uint64_t v, char *e)
+{
+	while (v >= 100) {
+		e -= 2;
+		memcpy(e, dig2 + v % 100 * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		e -= 2;
+		memcpy(e, dig2 + v * 2, 2);
+	} else {
+		*--e = (char)('0' + v);
+	}
+	return e;
+}
 
 /* v in decimal */
 static size_t u64_text(uint64_t v, char *o)
 {
-	char t[24], *e = t + sizeof(t), *p = e;
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	memcpy(o, p, (size_t)(e - p));
-	return (size_t)(e - p);
+	unsigned n = dec_len(v);
+	u64_back(v, o + n);
+	return n;
 }
 
 /* ".mmm" at o: 4 bytes */
-static void ms_text(unsigned ms, char *o)
+static inline void ms_text(unsigned ms, char *o)
 {
 	o[0] = '.';
 	o[1] = (char)('0' + ms / 100);
-	o[2] = (char)('0' + ms / 10 % 10);
-	o[3] = (char)('0' + ms % 10);
+	memcpy(o + 2, dig2 + ms % 100 * 2, 2);
 }
 
 /* "YYYY-MM-DD HH:MM:SS.mmm" (UTC). Listings print rows in time order, so
- * the date part of the last second is kept per thread. */
+ * the text up to the minute is made once a minute (per thread) and copied
+ * as one 32-byte block; only "SS.mmm" is made for each row. */
 static size_t time_text(uint64_t ms, char *o)
 {
-	static __thread uint64_t last_s = UINT64_MAX;
+	static __thread uint64_t last_min = UINT64_MAX;
 	static __thread char last[32];
 	static __thread size_t last_n;
-	uint64_t sec = ms / 1000;
-	if (sec != last_s) {
-		time_t s = (time_t)sec;
+	uint64_t sec = ms / 1000, min = sec / 60;
+	if (min != last_min) {
+		time_t s = (time_t)(min * 60);
 		struct tm tm;
-		if (!gmtime_r(&s, &tm) || !(last_n = strftime(last, sizeof(last), "%Y-%m-%d %H:%M:%S", &tm))) {
-			last_s = UINT64_MAX;
+		/* room as the whole text had in 32 bytes */
+		if (!gmtime_r(&s, &tm) ||
+		    !(last_n = strftime(last, sizeof(last) - 2, "%Y-%m-%d %H:%M:", &tm))) {
+			last_min = UINT64_MAX;
 			return u64_text(ms, o);
 		}
-		last_s = sec;
+		last_min = min;
 	}
-	memcpy(o, last, last_n);
-	ms_text((unsigned)(ms % 1000), o + last_n);
-	return last_n + 4;
+	memcpy(o, last, sizeof(last));
+	memcpy(o + last_n, dig2 + sec % 60 * 2, 2);
+	ms_text((unsigned)(ms % 1000), o + last_n + 2);
+	return last_n + 6;
 }
 
 /* "S.mmm" */
-static size_t dur_text(uint64_t v, char *o)
+static inline char *dur_back(uint64_t v, char *e)
 {
-	size_t n = u64_text(v / 1000, o);
-	ms_text((unsigned)(v % 1000), o + n);
-	return n + 4;
+	ms_text((unsigned)(v % 1000), e - 4);
+	return u64_back(v / 1000, e - 4);
 }
 
-/* the eight TCP flag bits, "...AP.SF" (nfdump prints six; all eight kept) */
-static size_t flags_text(uint64_t v, char *o)
+/* a.b.c.d from the octets' texts; up to 3 bytes more */
+static inline size_t quad_text(const uint8_t *q, char *o)
 {
-	static const char fl[] = "FSRPAUEC";
-	for (unsigned i = 0; i < 8; i++)
-		o[7 - i] = (v >> i) & 1 ? fl[i] : '.';
-	return 8;
-}
-
-/* an address: the dotted quad by hand (listings print many) */
-static size_t addr_text(const uint8_t *a, char *o)
-{
-	if (!addr_is_v4(a)) {
-		char t[ADDR_STRLEN];
-		addr_format(a, false, t, sizeof(t));
-		size_t n = strlen(t);
-		memcpy(o, t, n);
-		return n;
-	}
 	char *p = o;
-	for (unsigned i = 12; i < 16; i++) {
-		unsigned x = a[i];
-		if (x >= 100)
-			*p++ = (char)('0' + x / 100);
-		if (x >= 10)
-			*p++ = (char)('0' + x / 10 % 10);
-		*p++ = (char)('0' + x % 10);
-		*p++ = '.';
+	for (unsigned i = 0; i < 4; i++) {
+		memcpy(p, oct_text[q[i]], 4);
+		p += oct_len(q[i]) + 1;
 	}
 	return (size_t)(p - o - 1);
 }
 
-static const char *proto_name(unsigned p)
+/* An IPv6 address as glibc's inet_ntop writes it (addr_format's text,
+ * without its sprintf per group): groups in lowercase hex without leading
+ * zeros, the first longest run of two or more zero groups as "::", and
+ * the last 32 bits as a.b.c.d after six zero groups (or five and ffff). */
+static size_t addr6_text(const uint8_t *a, char *o)
 {
-	switch (p) {
-	case 1: return "ICMP";
-	case 6: return "TCP";
-	case 17: return "UDP";
-	case 47: return "GRE";
-	case 50: return "ESP";
-	case 58: return "ICMP6";
-	case 132: return "SCTP";
-	default: return NULL;
+	static const char hex[16] = "0123456789abcdef";
+	unsigned g[8];
+	for (unsigned i = 0; i < 8; i++)
+		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+	unsigned zb = 8, zl = 0; /* the zero run: base and length */
+	for (unsigned i = 0; i < 8;) {
+		unsigned j = i;
+		while (j < 8 && !g[j])
+			j++;
+		if (j - i > zl)
+			zb = i, zl = j - i;
+		i = j > i ? j : i + 1;
 	}
+	if (zl < 2)
+		zb = 8, zl = 0;
+	char *p = o;
+	for (unsigned i = 0; i < 8; i++) {
+		if (i >= zb && i < zb + zl) {
+			if (i == zb)
+				*p++ = ':';
+			continue;
+		}
+		if (i)
+			*p++ = ':';
+		if (i == 6 && zb == 0 && (zl == 6 || (zl == 5 && g[5] == 0xffff)))
+			return (size_t)(p - o) + quad_text(a + 12, p);
+		unsigned v = g[i], n = 1u + (v > 0xf) + (v > 0xff) + (v > 0xfff);
+		for (unsigned k = n; k--; v >>= 4)
+			p[k] = hex[v & 15];
+		p += n;
+	}
+	if (zl && zb + zl == 8)
+		*p++ = ':';
+	return (size_t)(p - o);
+}
+
+/* an address: the dotted quad or IPv6 text, by hand (listings print many) */
+static size_t addr_text(const uint8_t *a, char *o)
+{
+	return addr_is_v4(a) ? quad_text(a + 12, o) : addr6_text(a, o);
 }
 
 /* Numeric value of field f of a listing's record: the fields a table
@@ -1057,80 +1152,159 @@ static inline uint64_t list_num(const struct flow_rec *x, enum q_field f)
 	}
 }
 
+/* How a listing's column is made, chosen once per column rather than per
+ * cell. Times and addresses are left-aligned in a table, numbers (from
+ * LK_DUR on) right-aligned, as q_result_col_type has them. */
+enum { LK_TIME, LK_ADDR, LK_DUR, LK_PROTO, LK_FLAGS, LK_HUMAN, LK_NUM };
+
+static unsigned list_kind(enum q_field f)
+{
+	switch (q_fdefs[f].type) {
+	case QF_TIME: return LK_TIME;
+	case QF_ADDR: return LK_ADDR;
+	default: break;
+	}
+	switch (f) {
+	case Q_F_DURATION: return LK_DUR;
+	case Q_F_PROTO: return LK_PROTO;
+	case Q_F_FLAGS: return LK_FLAGS;
+	case Q_F_PACKETS:
+	case Q_F_BYTES: return LK_HUMAN;
+	default: return LK_NUM;
+	}
+}
+
+static inline uint64_t list_human_num(const struct q_result *r, const struct flow_rec *x,
+				      enum q_field f)
+{
+	uint64_t v = f == Q_F_PACKETS ? x->packets : x->bytes;
+	if (r->q->spec.scale && x->sampling > 1)
+		v *= x->sampling;
+	return v;
+}
+
+/* A listing's numeric cell (kind LK_DUR on) in human form, ending at e. */
+static inline char *list_back(const struct q_result *r, const struct flow_rec *x, unsigned kind,
+			      enum q_field f, char *e)
+{
+	switch (kind) {
+	case LK_DUR: return dur_back(list_num(x, Q_F_DURATION), e);
+	case LK_PROTO:
+		if (proto_name(x->proto)) {
+			/* the whole entry: past e, its length byte and NULs */
+			unsigned n = proto_names[x->proto].n;
+			memcpy(e - n, &proto_names[x->proto], 8);
+			return e - n;
+		}
+		return u64_back(x->proto, e);
+	case LK_FLAGS: memcpy(e - 8, flags_text[x->tcp_flags], 8); return e - 8;
+	case LK_HUMAN: return q_human_back(list_human_num(r, x, f), e);
+	default: return u64_back(list_num(x, f), e);
+	}
+}
+
+/* A listing's cell of a time or an address (kind < LK_DUR) at o. */
+static inline size_t list_fwd(const struct flow_rec *x, unsigned kind, enum q_field f, char *o)
+{
+	if (kind == LK_TIME)
+		return time_text(f == Q_F_FIRST ? x->first_ms : x->last_ms, o);
+	return addr_text((const uint8_t *)x + q_fdefs[f].off, o);
+}
+
 /* A listing's cell in human form. */
 static size_t list_text(const struct q_result *r, const struct flow_rec *x, enum q_field f,
 			char *o)
 {
-	const struct q_fdef *d = &q_fdefs[f];
-	if (d->type == QF_ADDR)
-		return addr_text((const uint8_t *)x + d->off, o);
-	uint64_t v = list_num(x, f);
-	switch (f) {
-	case Q_F_FIRST:
-	case Q_F_LAST: return time_text(v, o);
-	case Q_F_DURATION: return dur_text(v, o);
-	case Q_F_FLAGS: return flags_text(v, o);
-	case Q_F_PROTO: {
-		const char *pn = proto_name((unsigned)v);
-		if (!pn)
-			return u64_text(v, o);
-		size_t n = strlen(pn);
-		memcpy(o, pn, n);
-		return n;
-	}
-	case Q_F_PACKETS:
-	case Q_F_BYTES:
-		if (r->q->spec.scale && x->sampling > 1)
-			v *= x->sampling;
-		return q_human_text(v, o);
-	default: return u64_text(v, o);
-	}
+	unsigned kind = list_kind(f);
+	if (kind < LK_DUR)
+		return list_fwd(x, kind, f, o);
+	/* numbers: at most 21 bytes, and 8 past e */
+	char t[48], *e = t + 32, *p = list_back(r, x, kind, f, e);
+	memcpy(o, p, (size_t)(e - p));
+	return (size_t)(e - p);
 }
 
 /* Length of a listing's cell in human form, without its text where that is
  * cheap (list_text's text has exactly this length). */
-static size_t list_len(const struct q_result *r, const struct flow_rec *x, enum q_field f)
+static inline size_t list_len(const struct q_result *r, const struct flow_rec *x, unsigned kind,
+			      enum q_field f)
 {
-	const struct q_fdef *d = &q_fdefs[f];
 	char t[Q_CELL_TEXT];
-	if (d->type == QF_ADDR) {
-		const uint8_t *a = (const uint8_t *)x + d->off;
-		if (!addr_is_v4(a))
-			return addr_text(a, t);
-		size_t n = 3;
-		for (unsigned i = 12; i < 16; i++)
-			n += 1u + (a[i] >= 10) + (a[i] >= 100);
-		return n;
-	}
-	uint64_t v = list_num(x, f);
-	switch (f) {
-	case Q_F_FIRST:
-	case Q_F_LAST:
+	switch (kind) {
+	case LK_TIME: {
+		uint64_t v = f == Q_F_FIRST ? x->first_ms : x->last_ms;
 		/* "YYYY-MM-DD HH:MM:SS.mmm" up to the year 9999 */
 		return v < 253402300800000ull ? 23 : time_text(v, t);
-	case Q_F_DURATION: return q_dec_len(v / 1000) + 4;
-	case Q_F_FLAGS: return 8;
-	case Q_F_PROTO: {
-		const char *pn = proto_name((unsigned)v);
-		return pn ? strlen(pn) : q_dec_len(v);
 	}
-	case Q_F_PACKETS:
-	case Q_F_BYTES:
-		if (r->q->spec.scale && x->sampling > 1)
-			v *= x->sampling;
-		return q_human_len(v);
-	default: return q_dec_len(v);
+	case LK_ADDR: {
+		const uint8_t *a = (const uint8_t *)x + q_fdefs[f].off;
+		if (!addr_is_v4(a))
+			return addr_text(a, t);
+		return 3 + oct_len(a[12]) + oct_len(a[13]) + oct_len(a[14]) + oct_len(a[15]);
+	}
+	case LK_DUR: return dec_len(list_num(x, Q_F_DURATION) / 1000) + 4;
+	case LK_PROTO: return proto_name(x->proto) ? proto_names[x->proto].n : dec_len(x->proto);
+	case LK_FLAGS: return 8;
+	case LK_HUMAN: return q_human_len(list_human_num(r, x, f));
+	default: return dec_len(list_num(x, f));
 	}
 }
 
-static inline void row_widths(const struct q_result *r, const struct flow_rec *x, const bool *show,
-			      size_t *w)
+/* A listing table's shown columns, in order: field, kind and width. */
+struct lcol {
+	enum q_field f;
+	unsigned kind;
+	size_t w;
+};
+
+static unsigned shown_cols(const struct q_result *r, const bool *show, const size_t *w,
+			  struct lcol *lc)
 {
-	for (unsigned c = 0; c < r->ncols; c++) {
-		if (!show[c])
+	unsigned n = 0;
+	for (unsigned c = 0; c < r->ncols && c < 64; c++)
+		if (show[c])
+			lc[n++] = (struct lcol){ r->col_f[c], list_kind(r->col_f[c]), w[c] };
+	return n;
+}
+
+/* Rows read in output order lie scattered in memory: fetch the record a
+ * few rows ahead while this one is worked on, all the cache lines it
+ * spans (four when it starts in the second half of one). Always inlined:
+ * GCC takes a function that only prefetches for pure, and drops its calls. */
+static inline __attribute__((always_inline)) void list_prefetch(const struct q_result *r,
+								size_t row)
+{
+	if (row + 8 < r->nout) {
+		const char *ahead = (const char *)q_list_row(r, row + 8);
+		__builtin_prefetch(ahead);
+		__builtin_prefetch(ahead + 64);
+		__builtin_prefetch(ahead + 128);
+		__builtin_prefetch(ahead + sizeof(struct flow_rec) - 1);
+	}
+}
+
+/* One row's part of the widest cells of a listing's shown columns. A
+ * time's, a duration's and a plain number's text grows no shorter with
+ * the value: of them only the largest value is kept (vmax), and of the
+ * protocols, which occur (protos). */
+static inline void row_widths(const struct q_result *r, const struct flow_rec *x, struct lcol *lc,
+			      unsigned n, uint64_t *vmax, uint64_t *protos)
+{
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t v;
+		switch (lc[k].kind) {
+		case LK_TIME: v = lc[k].f == Q_F_FIRST ? x->first_ms : x->last_ms; break;
+		case LK_DUR: v = list_num(x, Q_F_DURATION); break;
+		case LK_NUM: v = list_num(x, lc[k].f); break;
+		case LK_FLAGS: continue;
+		case LK_PROTO: protos[x->proto >> 6] |= 1ull << (x->proto & 63); continue;
+		default: {
+			size_t l = list_len(r, x, lc[k].kind, lc[k].f);
+			lc[k].w = l > lc[k].w ? l : lc[k].w;
 			continue;
-		size_t l = list_len(r, x, r->col_f[c]);
-		w[c] = l > w[c] ? l : w[c];
+		}
+		}
+		vmax[k] = v > vmax[k] ? v : vmax[k];
 	}
 }
 
@@ -1140,22 +1314,51 @@ void q_result_widths(const struct q_result *r, const bool *show, size_t from, si
 	if (to > r->nout)
 		to = r->nout;
 	if (r->final && r->q->spec.kind == Q_LIST) {
+		if (from >= to)
+			return;
+		struct lcol lc[64];
+		unsigned n = shown_cols(r, show, w, lc);
+		uint64_t vmax[64] = { 0 }, protos[4] = { 0 };
 		/* any order gives the same maxima: the records as they lie
 		 * (rows from..to of the arrays one after the other), unless a
 		 * cut at the limit left rows there that are not listed */
 		const struct flow_rec *rows;
-		size_t n, total = 0;
-		for (unsigned k = 0; q_list_array(r, k, &rows, &n); k++)
-			total += n;
+		size_t m, total = 0;
+		for (unsigned a = 0; q_list_array(r, a, &rows, &m); a++)
+			total += m;
 		if (total != r->nout) {
-			for (size_t i = from; i < to; i++)
-				row_widths(r, q_list_row(r, i), show, w);
-			return;
+			for (size_t i = from; i < to; i++) {
+				list_prefetch(r, i);
+				row_widths(r, q_list_row(r, i), lc, n, vmax, protos);
+			}
+		} else {
+			size_t base = 0;
+			for (unsigned a = 0; base < to && q_list_array(r, a, &rows, &m); a++, base += m)
+				for (size_t i = from > base ? from - base : 0; i < m && base + i < to; i++)
+					row_widths(r, &rows[i], lc, n, vmax, protos);
 		}
-		size_t base = 0;
-		for (unsigned k = 0; base < to && q_list_array(r, k, &rows, &n); k++, base += n)
-			for (size_t i = from > base ? from - base : 0; i < n && base + i < to; i++)
-				row_widths(r, &rows[i], show, w);
+		char t[Q_CELL_TEXT];
+		for (unsigned k = 0; k < n; k++) {
+			size_t l = 0;
+			switch (lc[k].kind) {
+			case LK_TIME: l = vmax[k] < 253402300800000ull ? 23 : time_text(vmax[k], t); break;
+			case LK_DUR: l = dec_len(vmax[k] / 1000) + 4; break;
+			case LK_NUM: l = dec_len(vmax[k]); break;
+			case LK_FLAGS: l = 8; break;
+			case LK_PROTO:
+				for (unsigned p = 0; p < 256; p++)
+					if (protos[p >> 6] >> (p & 63) & 1) {
+						size_t pl = proto_name(p) ? proto_names[p].n : dec_len(p);
+						l = pl > l ? pl : l;
+					}
+				break;
+			default: break;
+			}
+			lc[k].w = l > lc[k].w ? l : lc[k].w;
+		}
+		for (unsigned c = 0, k = 0; c < r->ncols && c < 64; c++)
+			if (show[c])
+				w[c] = lc[k++].w;
 		return;
 	}
 	char buf[Q_CELL_MAX];
@@ -1175,14 +1378,7 @@ size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show,
 	unsigned k = 0;
 	if (r->final && r->q->spec.kind == Q_LIST && row < r->nout) {
 		const struct flow_rec *x = q_list_row(r, row);
-		/* rows are read in output order, scattered in memory: fetch the
-		 * record a few rows ahead while this one is formatted */
-		if (row + 8 < r->nout) {
-			const char *ahead = (const char *)q_list_row(r, row + 8);
-			__builtin_prefetch(ahead);
-			__builtin_prefetch(ahead + 64);
-			__builtin_prefetch(ahead + 128);
-		}
+		list_prefetch(r, row);
 		for (unsigned c = 0; c < r->ncols; c++) {
 			if (!show[c])
 				continue;
@@ -1202,6 +1398,101 @@ size_t q_result_row_text(const struct q_result *r, size_t row, const bool *show,
 		n += l;
 	}
 	return n;
+}
+
+/* n blanks at o, 32 at a time: up to 31 more */
+static inline void blanks(char *o, size_t n)
+{
+	static const char sp[32] = "                                ";
+	for (size_t k = 0; k < n; k += 32)
+		memcpy(o + k, sp, 32);
+}
+
+/* Each cell's stores run on from where the one before ended (its right
+ * edge, then the two blanks between): a cell's blanks are stored before a
+ * right-aligned text and after a left-aligned one, and what any store
+ * leaves past its cell the next cell's stores overwrite. The last cell
+ * gets no trailing blanks. */
+
+/* a listing's row (n > 0 shown columns) */
+static char *list_line(const struct q_result *r, const struct flow_rec *x, const struct lcol *lc,
+		       unsigned n, char *o)
+{
+	char *end = o;
+	for (unsigned k = 0; k < n; k++) {
+		if (k) {
+			memcpy(o, "  ", 2);
+			o += 2;
+		}
+		if (lc[k].kind >= LK_DUR) {
+			blanks(o, lc[k].w);
+			o += lc[k].w;
+			list_back(r, x, lc[k].kind, lc[k].f, o);
+			end = o;
+			continue;
+		}
+		size_t l = list_fwd(x, lc[k].kind, lc[k].f, o);
+		end = o + l;
+		if (k + 1 < n && l < lc[k].w)
+			blanks(end, lc[k].w - l);
+		o += lc[k].w;
+	}
+	*end = '\n';
+	return end + 1;
+}
+
+/* any other row, from its cells' text (exact stores: no slack needed) */
+static char *cell_line(const struct q_result *r, size_t row, const bool *show, const size_t *w,
+		       char *o)
+{
+	char *end = o, buf[Q_CELL_MAX];
+	bool first = true;
+	for (unsigned c = 0; c < r->ncols && c < 64; c++) {
+		if (!show[c])
+			continue;
+		if (!first) {
+			memcpy(o, "  ", 2);
+			o += 2;
+		}
+		first = false;
+		size_t l = strlen(q_result_cell(r, row, c, true, buf, sizeof(buf)));
+		size_t pad = w[c] > l ? w[c] - l : 0;
+		if (q_result_col_type(r, c) == Q_CT_NUM) {
+			memset(o, ' ', pad);
+			memcpy(o + pad, buf, l);
+			o += pad + l;
+			end = o;
+		} else {
+			memcpy(o, buf, l);
+			end = o + l;
+			memset(end, ' ', pad);
+			o = end + pad;
+		}
+	}
+	*end = '\n';
+	return end + 1;
+}
+
+char *q_result_lines(const struct q_result *r, size_t from, size_t to, const bool *show,
+		     const size_t *w, char *o)
+{
+	if (to > r->nout)
+		to = r->nout;
+	if (r->final && r->q->spec.kind == Q_LIST) {
+		struct lcol lc[64];
+		unsigned n = shown_cols(r, show, w, lc);
+		for (size_t i = from; i < to; i++) {
+			list_prefetch(r, i);
+			if (n)
+				o = list_line(r, q_list_row(r, i), lc, n, o);
+			else
+				*o++ = '\n';
+		}
+		return o;
+	}
+	for (size_t i = from; i < to; i++)
+		o = cell_line(r, i, show, w, o);
+	return o;
 }
 
 const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool human, char *buf,
@@ -1239,14 +1530,15 @@ const char *q_result_cell(const struct q_result *r, size_t row, unsigned c, bool
 		return put_cut(buf, len, t, time_text(v, t));
 	if (human && r->col_kind[c] == CK_FIELD) {
 		switch (f) {
-		case Q_F_PROTO: {
-			const char *pn = proto_name((unsigned)v);
-			if (pn)
-				return put_cut(buf, len, pn, strlen(pn));
+		case Q_F_PROTO:
+			if (proto_name(v))
+				return put_cut(buf, len, proto_names[v].s, proto_names[v].n);
 			break;
+		case Q_F_FLAGS: return put_cut(buf, len, flags_text[v & 0xff], 8);
+		case Q_F_DURATION: {
+			char *e = t + 32, *p = dur_back(v, e);
+			return put_cut(buf, len, p, (size_t)(e - p));
 		}
-		case Q_F_FLAGS: return put_cut(buf, len, t, flags_text(v, t));
-		case Q_F_DURATION: return put_cut(buf, len, t, dur_text(v, t));
 		case Q_F_PACKETS:
 		case Q_F_BYTES: return q_fmt_human(v, buf, len);
 		default: break;

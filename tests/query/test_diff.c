@@ -655,6 +655,40 @@ static int compare_ref(const struct q_result *r, const struct q_spec *sp, const 
 		}
 		CHECK(!bad && !memcmp(w, wt, sizeof(w)), "%s: table text or widths differ from cells",
 		      desc);
+		/* the table's lines (q_result_lines, in two slices, columns wider
+		 * than their cells by 0 to 2): each its cells padded, numbers on
+		 * the right, two blanks apart, none at the end */
+		size_t nr = q_result_nrows(r), half = nr / 2, cap = 2;
+		for (unsigned c = 0; c < nc && c < 64; c++) {
+			w[c] += c % 3;
+			cap += w[c] + 2;
+		}
+		char *lines = malloc(nr * cap + Q_LINE_SLACK + 1), *o = lines;
+		o = q_result_lines(r, 0, half, show, w, o);
+		o = q_result_lines(r, half, nr, show, w, o);
+		const char *p = lines;
+		for (size_t i = 0; i < nr && !bad; i++) {
+			char want_line[64 * (Q_CELL_MAX + 64)], cell[Q_CELL_MAX], *q = want_line;
+			for (unsigned c = 0; c < nc && c < 64; c++) {
+				q_result_cell(r, i, c, true, cell, sizeof(cell));
+				bool right = q_result_col_type(r, c) == Q_CT_NUM, last = c + 1 == nc || c + 1 == 64;
+				if (c)
+					q += sprintf(q, "  ");
+				if (right)
+					q += sprintf(q, "%*s", (int)w[c], cell);
+				else if (last)
+					q += sprintf(q, "%s", cell);
+				else
+					q += sprintf(q, "%-*s", (int)w[c], cell);
+			}
+			*q++ = '\n';
+			size_t n = (size_t)(q - want_line);
+			bad = (size_t)(o - p) < n || memcmp(p, want_line, n) != 0;
+			p += n;
+		}
+		bad |= p != o;
+		free(lines);
+		CHECK(!bad, "%s: table lines differ from the padded cells", desc);
 		return 0;
 	}
 	struct grow *g;
