@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tests/query/fill.h"
 #include "../tests/storage/mix.h"
 #include "bench.h"
 #include "gen/gen.h"
@@ -181,4 +182,95 @@ BENCH(store_ingest_zstd_mix)
 	if (!mix_edge)
 		mix_edge = from_mix();
 	run(st, mix_edge, ST_CODEC_ZSTD);
+}
+
+static char sel_dir[512];
+
+static void sel_cleanup(void)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sel_dir);
+	if (sel_dir[0] && system(cmd))
+		(void)0;
+}
+
+/* The query benches' store (4 exporters, seed 1, 200 records a packet),
+ * filled on first use: 0 or -errno. */
+static int sel_fixture(void)
+{
+	static int done, rc;
+	if (done)
+		return rc;
+	done = 1;
+	const char *base = getenv("BENCH_STORE_DIR");
+	snprintf(sel_dir, sizeof(sel_dir), "%s/bench_sel-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(sel_dir))
+		return rc = -errno;
+	atexit(sel_cleanup);
+	struct gen_cfg gc;
+	gen_cfg_default(&gc);
+	gc.exporters = 4;
+	gc.seed = 1;
+	gc.per_packet = 200;
+	struct gen *g = gen_new(&gc);
+	struct st_store_cfg sc;
+	st_store_cfg_default(&sc);
+	sc.dir = sel_dir;
+	struct st_store *s = g ? st_store_open(&sc, NULL) : NULL;
+	if (!s) {
+		gen_free(g);
+		return rc = -ENOMEM;
+	}
+	uint64_t n;
+	rc = gen_fill_store(g, s, 4000000, &n);
+	st_store_close(s);
+	gen_free(g);
+	return rc;
+}
+
+BENCH_ARGS(store_decode_sel, 0, 1, 2, 3, 4, 5)
+{
+	static const uint32_t masks[] = {
+		ST_COL_BIT(ST_COL_FIRST_MS) | ST_COL_BIT(ST_COL_LAST_MS) | ST_COL_BIT(ST_COL_PROTO) |
+			ST_COL_BIT(ST_COL_SRC_PORT) | ST_COL_BIT(ST_COL_DST_PORT) |
+			ST_COL_BIT(ST_COL_TCP_FLAGS) | ST_COL_BIT(ST_COL_PACKETS) |
+			ST_COL_BIT(ST_COL_BYTES),
+		ST_COL_BIT(ST_COL_LAST_MS),
+		ST_COL_BIT(ST_COL_FIRST_MS),
+		ST_COL_BIT(ST_COL_SRC_PORT) | ST_COL_BIT(ST_COL_DST_PORT),
+		ST_COL_BIT(ST_COL_BYTES),
+		0,
+	};
+	static uint32_t sel[ST_BLOCK_ROWS_MAX];
+	int rc = sel_fixture();
+	if (rc) {
+		bench_skip_error(st, strerror(-rc));
+		return;
+	}
+	uint32_t m = masks[bench_arg(st)];
+	uint64_t rows = 0;
+	while (bench_keep_running(st)) {
+		struct st_reader *r = st_reader_open(sel_dir, 0, UINT64_MAX);
+		if (!r) {
+			bench_skip_error(st, "st_reader_open failed");
+			return;
+		}
+		const struct st_block *b;
+		uint32_t k = 0;
+		while (st_reader_next(r, &b) == 1) {
+			uint32_t n = st_block_rows(b), ns = 0;
+			for (uint32_t i = (k++ * 7) % 61; i < n; i += 61)
+				sel[ns++] = i;
+			struct st_cols c;
+			if (st_reader_decode_rows(r, b, m, 0, sel, ns, &c)) {
+				st_reader_close(r);
+				bench_skip_error(st, "decode failed");
+				return;
+			}
+			bench_keep(c.col[ST_COL_LAST_MS]);
+			rows += n;
+		}
+		st_reader_close(r);
+	}
+	bench_set_items(st, rows);
 }

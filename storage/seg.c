@@ -231,6 +231,22 @@ __attribute__((constructor)) static void vb_init(void)
 	vb_ok = __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
 }
 
+/* One round at p: the values of table entry m (the continuation bits of
+ * p[0..8)) into out[0..8) (eight written, vb_n[m] of them values). */
+__attribute__((target("ssse3,sse4.1"))) static inline void vb_round(const uint8_t *p, unsigned m,
+								   uint64_t *out)
+{
+	const __m128i low7 = _mm_set1_epi16(0x7f);
+	__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i x = _mm_shuffle_epi8(in, _mm_load_si128((const __m128i *)(const void *)vb_shuf[m]));
+	__m128i v = _mm_or_si128(_mm_and_si128(x, low7),
+				 _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(x, 8), low7), 7));
+	_mm_storeu_si128((__m128i *)(void *)out, _mm_cvtepu16_epi64(v));
+	_mm_storeu_si128((__m128i *)(void *)(out + 2), _mm_cvtepu16_epi64(_mm_srli_si128(v, 4)));
+	_mm_storeu_si128((__m128i *)(void *)(out + 4), _mm_cvtepu16_epi64(_mm_srli_si128(v, 8)));
+	_mm_storeu_si128((__m128i *)(void *)(out + 6), _mm_cvtepu16_epi64(_mm_srli_si128(v, 12)));
+}
+
 /* Decode from *pp while 8 outputs fit and 16 bytes can be loaded; stops
  * at the first value longer than two bytes (the caller goes on from
  * there). Returns the number of values decoded. */
@@ -240,22 +256,39 @@ __attribute__((target("ssse3,sse4.1"))) static uint32_t varints_short(const uint
 {
 	const uint8_t *p = *pp;
 	uint32_t i = 0;
-	const __m128i low7 = _mm_set1_epi16(0x7f);
+	/* windows of 64 bytes: their continuation bits taken at once, a
+	 * round's table index is a shift of them (not a load and a movemask
+	 * that the next round waits for); rounds start at offsets <= 48, so
+	 * their loads stay inside. The same rounds as the loop below. */
+	while (i + 8 <= n && end - p >= 64) {
+		uint64_t mw = 0;
+		for (unsigned h = 0; h < 4; h++)
+			mw |= (uint64_t)(uint16_t)_mm_movemask_epi8(
+				      _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * h)))
+			      << (16 * h);
+		unsigned off = 0;
+		do {
+			unsigned m = (unsigned)(mw >> off) & 0xff, k = vb_n[m];
+			if (!k) {
+				*pp = p + off;
+				return i;
+			}
+			/* eight u64 written, k of them values: the rest is
+			 * overwritten by the next round (i + 8 <= n keeps them
+			 * inside out) */
+			vb_round(p + off, m, out + i);
+			i += k;
+			off += vb_used[m];
+		} while (off <= 48 && i + 8 <= n);
+		p += off;
+	}
 	while (i + 8 <= n && end - p >= 16) {
 		__m128i in = _mm_loadu_si128((const __m128i *)(const void *)p);
 		unsigned m = (unsigned)_mm_movemask_epi8(in) & 0xff;
 		unsigned k = vb_n[m];
 		if (!k)
 			break;
-		__m128i x = _mm_shuffle_epi8(in, _mm_load_si128((const __m128i *)(const void *)vb_shuf[m]));
-		__m128i v = _mm_or_si128(_mm_and_si128(x, low7),
-					 _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(x, 8), low7), 7));
-		/* eight u64 written, k of them values: the rest is overwritten
-		 * by the next round (i + 8 <= n keeps them inside out) */
-		_mm_storeu_si128((__m128i *)(void *)(out + i), _mm_cvtepu16_epi64(v));
-		_mm_storeu_si128((__m128i *)(void *)(out + i + 2), _mm_cvtepu16_epi64(_mm_srli_si128(v, 4)));
-		_mm_storeu_si128((__m128i *)(void *)(out + i + 4), _mm_cvtepu16_epi64(_mm_srli_si128(v, 8)));
-		_mm_storeu_si128((__m128i *)(void *)(out + i + 6), _mm_cvtepu16_epi64(_mm_srli_si128(v, 12)));
+		vb_round(p, m, out + i);
 		i += k;
 		p += vb_used[m];
 	}
@@ -3679,26 +3712,39 @@ __attribute__((target("avx2"))) static uint32_t perpkt_avx2(const struct pp_body
 	return i;
 }
 
-/* Every row's remainder offset (< 2^21: 65536 rows of <= 32 bits) into
- * off[] for rows 0..n rounded down to 4; *bit the next offset, *big the
- * OR of the divisors (>= 2^32: invalid). Returns the rows done. */
-__attribute__((target("avx2"))) static uint32_t perpkt_offs_avx2(const uint64_t *pk, uint32_t n,
-								   uint32_t *off, uint64_t *bit_out,
-								   uint64_t *big_out)
+/* Horizontal sum of the four lanes. */
+__attribute__((target("avx2"))) static inline uint64_t pp_sum4(__m256i v)
 {
-	const __m256i even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
-	__m256i carry = _mm256_setzero_si256(), big = carry;
-	uint32_t i = 0;
-	for (; i + 4 <= n; i += 4) {
-		__m256i dm1, rb = pp_widths(_mm256_loadu_si256((const __m256i *)(const void *)(pk + i)),
-					    &dm1, &big);
-		__m256i s = pp_pfx4(rb);
-		__m256i at = _mm256_add_epi64(carry, _mm256_sub_epi64(s, rb));
-		_mm_storeu_si128((__m128i *)(void *)(off + i),
-				 _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(at, even)));
-		carry = _mm256_add_epi64(carry, _mm256_permute4x64_epi64(s, 0xff));
+	__m128i x = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	return (uint64_t)_mm_cvtsi128_si64(_mm_add_epi64(x, _mm_unpackhi_epi64(x, x)));
+}
+
+/* dec_perpkt_sel()'s walk: the remainder widths summed four rows a round
+ * (per lane: only the selected rows need their offsets, no prefix sum),
+ * and a selected row's offset, the sums plus the widths before it in its
+ * round, into o[j] (*j: the next selection). Rows 0 .. n rounded down to
+ * 4; *bit gets their widths' sum, *big the OR of their divisors. */
+__attribute__((target("avx2"))) static uint32_t perpkt_sel_avx2(const uint64_t *pk, uint32_t n,
+								  const uint32_t *sel, uint32_t nsel,
+								  uint64_t *o, uint32_t *j_io,
+								  uint64_t *bit_out, uint64_t *big_out)
+{
+	const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
+	const __m256i *pv = (const __m256i *)(const void *)pk;
+	__m256i acc = _mm256_setzero_si256(), big = acc, dm1;
+	uint32_t i = 0, j = *j_io, e = n & ~3u;
+	for (;;) {
+		uint32_t stop = j < nsel && sel[j] < e ? sel[j] & ~3u : e;
+		for (; i < stop; i += 4)
+			acc = _mm256_add_epi64(acc, pp_widths(_mm256_loadu_si256(pv + i / 4), &dm1, &big));
+		if (i == e)
+			break;
+		__m256i rb = pp_widths(_mm256_loadu_si256(pv + i / 4), &dm1, &big);
+		__m256i before = _mm256_cmpgt_epi64(_mm256_set1_epi64x(sel[j] & 3), lane);
+		o[j++] = pp_sum4(_mm256_add_epi64(acc, _mm256_and_si256(rb, before)));
 	}
-	*bit_out = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+	*j_io = j;
+	*bit_out = pp_sum4(acc);
 	*big_out = pp_or4(big);
 	return i;
 }
@@ -3751,6 +3797,191 @@ static int dec_perpkt(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p
 	return bad || (bit + 7) / 8 != rlen ? -1 : 0;
 }
 
+#ifdef SEG_X86
+/* MAXDELTA's running maximum ref[i+1] = max(ref[i], ref[i] - d[i]) is
+ * ref[i] + max(0, -d[i]) (d signed) while nothing wraps mod 2^64: a prefix
+ * sum, which AVX2 takes four rows at a time. The header proves it for rows
+ * 0..n-1: every d lies in [mn, mn + 2^b - 1] as a signed number (checked
+ * not to overflow); a d >= 0 is at most base <= ref (ref never falls), so
+ * ref - d neither wraps nor rises; a d < 0 raises ref by -d <= lift =
+ * max(0, -mn), so ref - d <= base + n * lift, which must fit 64 bits. */
+static bool maxdelta_pfx_ok(uint64_t base, uint64_t mn, unsigned b, uint32_t n)
+{
+	int64_t lo = (int64_t)mn;
+	uint64_t span = (1ull << b) - 1; /* b <= PACK_MAX_W */
+	if (lo >= 0 && (uint64_t)lo > (uint64_t)INT64_MAX - span)
+		return false;
+	int64_t hi = lo + (int64_t)span;
+	if (hi >= 0 && (uint64_t)hi > base)
+		return false;
+	uint64_t lift = lo < 0 ? 0 - mn : 0;
+	return !lift || n <= (UINT64_MAX - base) / lift;
+}
+
+/* One round of four rows: d the unpacked d[i], *carry the maximum before
+ * them in every lane (advanced past them); returns ref[i] - d[i]. */
+__attribute__((target("avx2"))) static inline __m256i md_round(__m256i d, __m256i *carry)
+{
+	const __m256i z = _mm256_setzero_si256();
+	__m256i neg = _mm256_cmpgt_epi64(z, d);
+	/* most rounds lift nothing (a new maximum is rare) */
+	if (_mm256_testz_si256(neg, neg))
+		return _mm256_sub_epi64(*carry, d);
+	__m256i s = pp_pfx4(_mm256_and_si256(neg, _mm256_sub_epi64(z, d)));
+	/* ref[i] - d = carry + s - max(0, -d) - d = carry + s - max(d, 0) */
+	__m256i v = _mm256_sub_epi64(_mm256_add_epi64(*carry, s), _mm256_andnot_si256(neg, d));
+	*carry = _mm256_add_epi64(*carry, _mm256_permute4x64_epi64(s, 0xff));
+	return v;
+}
+
+/* Rows from 0 of a MAXDELTA body packed at 1 <= w <= 32 bits into o[]
+ * (unpacked as in unpack64_avx2(), then a round of md_round()), while a
+ * load stays inside p[0..len); only where maxdelta_pfx_ok(). Returns the
+ * rows done (a multiple of 4), *ref the maximum after them. */
+__attribute__((target("avx2"))) static uint32_t maxdelta_avx2(const struct up64 *t,
+								const uint8_t *p, size_t len,
+								uint32_t n, unsigned w, uint64_t mn,
+								uint64_t *o, uint64_t *ref)
+{
+	const __m256i mask = _mm256_set1_epi64x((long long)((1ull << w) - 1));
+	const __m256i addv = _mm256_set1_epi64x((long long)mn);
+	__m256i carry = _mm256_set1_epi64x((long long)*ref);
+	size_t bit = 0;
+	uint32_t i = 0;
+	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w) {
+		unsigned g = (i >> 2) & 7;
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + (bit >> 5) * 4));
+		x = _mm256_permutevar8x32_epi32(
+			x, _mm256_loadu_si256((const __m256i *)(const void *)t->idx[g]));
+		x = _mm256_srlv_epi64(x, _mm256_loadu_si256((const __m256i *)(const void *)t->sh[g]));
+		x = _mm256_add_epi64(_mm256_and_si256(x, mask), addv);
+		_mm256_storeu_si256((__m256i *)(void *)(o + i), md_round(x, &carry));
+	}
+	*ref = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+	return i;
+}
+
+/* The same over d[i] already unpacked in o[] (other widths), in place. */
+__attribute__((target("avx2"))) static uint32_t maxdelta_avx2_o(uint64_t *o, uint32_t n,
+								  uint64_t *ref)
+{
+	__m256i carry = _mm256_set1_epi64x((long long)*ref);
+	uint32_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		__m256i d = _mm256_loadu_si256((const __m256i *)(const void *)(o + i));
+		_mm256_storeu_si256((__m256i *)(void *)(o + i), md_round(d, &carry));
+	}
+	*ref = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
+	return i;
+}
+#endif
+
+/* A MAXDELTA body (FORMAT.md §5: n values d[i] - mn packed at mb bits in
+ * p[0..plen), checked by the caller) into o[], the running maximum from
+ * ref: the prefix sum where the header proves it exact, one row at a time
+ * for the others and for the rows the vector loops leave. */
+static void dec_maxdelta(const uint8_t *p, size_t plen, uint32_t n, unsigned mb, uint64_t mn,
+			 uint64_t ref, uint64_t *o)
+{
+	uint32_t i = 0;
+#ifdef SEG_X86
+	if (up_ok && maxdelta_pfx_ok(ref, mn, mb, n)) {
+		if (mb >= 1 && mb <= 32) {
+			struct up64 t;
+			up64_plan(&t, mb);
+			i = maxdelta_avx2(&t, p, plen, n, mb, mn, o, &ref);
+			unpack64_from(p, plen, i, n, mb, mn, o);
+		} else {
+			unpack64(p, plen, n, mb, mn, o);
+			i = maxdelta_avx2_o(o, n, &ref);
+		}
+	} else {
+		unpack64(p, plen, n, mb, mn, o);
+	}
+#else
+	unpack64(p, plen, n, mb, mn, o);
+#endif
+	for (; i < n; i++) {
+		uint64_t v = ref - o[i];
+		o[i] = v;
+		ref = v > ref ? v : ref;
+	}
+}
+
+#ifdef SEG_X86
+/* The selected-row walks below count with AVX2 and POPCNT where the CPU
+ * has them (the same start-up detection as up_init()). */
+static bool sel_ok;
+
+__attribute__((constructor)) static void sel_init(void)
+{
+	__builtin_cpu_init();
+	sel_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+}
+
+/* Position of set bit k (from 0, k < popcount(m)) of m: halves, then
+ * quarters, ... of m, without a branch (k is random for a selection). */
+__attribute__((target("popcnt"))) static inline unsigned bit_sel64(uint64_t m, unsigned k)
+{
+	unsigned at = 0;
+	for (unsigned w = 32; w; w >>= 1) {
+		unsigned c = (unsigned)__builtin_popcountll(m & ((1ull << w) - 1));
+		unsigned sh = k >= c ? w : 0;
+		k -= k >= c ? c : 0;
+		m >>= sh;
+		at += sh;
+	}
+	return at;
+}
+
+/* varints_sel()'s walk, 64 bytes a round from *q (its state: values ended
+ * before *q, where the next begins, the next selection): two movemasks
+ * give the bytes that end a value, a popcount how many; a window without
+ * a selected value is passed over whole, a selected one is decoded as
+ * varints_sel() does. Stops where fewer than 64 bytes remain; -1 as
+ * varints_sel() for a malformed selected value. */
+__attribute__((target("avx2,popcnt"))) static int vs_avx2(const uint8_t *r, size_t rl,
+							    const uint32_t *sel, uint32_t nsel,
+							    uint64_t *out, size_t *q_io,
+							    uint64_t *count_io, size_t *start_io,
+							    uint32_t *j_io)
+{
+	uint64_t count = *count_io;
+	size_t start = *start_io, q = *q_io;
+	uint32_t j = *j_io;
+	for (; q + 64 <= rl; q += 64) {
+		const __m256i *wv = (const __m256i *)(const void *)(r + q);
+		uint32_t lo = (uint32_t)_mm256_movemask_epi8(_mm256_loadu_si256(wv));
+		uint32_t hi = (uint32_t)_mm256_movemask_epi8(_mm256_loadu_si256(wv + 1));
+		uint64_t term = ~((uint64_t)hi << 32 | lo);
+		unsigned t = (unsigned)__builtin_popcountll(term);
+		while (j < nsel && sel[j] < count + t) {
+			unsigned e = bit_sel64(term, (unsigned)(sel[j] - count));
+			uint64_t below = term & ((1ull << e) - 1);
+			size_t s0 = below ? q + 64 - (size_t)__builtin_clzll(below) : start;
+			const uint8_t *p = r + s0;
+			/* one load where 8 bytes remain (leb_ending_at()), else
+			 * byte by byte: get_varint()'s value either way */
+			if (s0 + 8 > rl) {
+				if (get_varint(&p, r + rl, &out[j]) || (size_t)(p - r) != q + e + 1)
+					return -1;
+			} else if (leb_ending_at(&p, r + q + e, r + rl, &out[j])) {
+				return -1;
+			}
+			j++;
+		}
+		if (t)
+			start = q + 64 - (size_t)__builtin_clzll(term);
+		count += t;
+	}
+	*q_io = q;
+	*count_io = count;
+	*start_io = start;
+	*j_io = j;
+	return 0;
+}
+#endif
+
 /* Values sel[0..nsel) (ascending) of a body of n LEB128 values into
  * out[0..nsel): values are counted by their last bytes, eight bytes at a
  * time, and only the selected ones are decoded. -1 when the body does not
@@ -3764,6 +3995,10 @@ static int varints_sel(const uint8_t *r, size_t rl, uint32_t n, const uint32_t *
 	size_t start = 0;     /* where the value after the last end begins */
 	uint32_t j = 0;
 	size_t q = 0;
+#ifdef SEG_X86
+	if (sel_ok && vs_avx2(r, rl, sel, nsel, out, &q, &count, &start, &j))
+		return -1;
+#endif
 	for (; q + 8 <= rl; q += 8) {
 		uint64_t w;
 		__builtin_memcpy(&w, r + q, 8);
@@ -3802,6 +4037,80 @@ static int varints_sel(const uint8_t *r, size_t rl, uint32_t n, const uint32_t *
 	return count == n && j == nsel ? 0 : -1;
 }
 
+#ifdef SEG_X86
+/* 32 codes from c as bytes, 0xff where a code is 0 (in the lane order
+ * _mm256_packs_epi16 leaves). */
+__attribute__((target("avx2"))) static inline __m256i zero_codes32(const uint16_t *c)
+{
+	const __m256i z = _mm256_setzero_si256(), *v = (const __m256i *)(const void *)c;
+	return _mm256_packs_epi16(_mm256_cmpeq_epi16(_mm256_loadu_si256(v), z),
+				  _mm256_cmpeq_epi16(_mm256_loadu_si256(v + 1), z));
+}
+
+/* Zero codes in code[i..e), 32 a round by movemask and popcount. The
+ * last < 32 from one more round, masked (in row order after the permute),
+ * while it stays inside code[0..n); otherwise one at a time. */
+__attribute__((target("avx2,popcnt"))) static uint32_t zeros16_avx2(const uint16_t *code,
+								      uint32_t i, uint32_t e,
+								      uint32_t n)
+{
+	uint32_t k = 0;
+	for (; i + 32 <= e; i += 32)
+		k += (uint32_t)__builtin_popcount((unsigned)_mm256_movemask_epi8(zero_codes32(code + i)));
+	if (i < e && i + 32 <= n) {
+		__m256i x = _mm256_permute4x64_epi64(zero_codes32(code + i), 0xd8);
+		unsigned m = (unsigned)_mm256_movemask_epi8(x) & ((1u << (e - i)) - 1);
+		return k + (uint32_t)__builtin_popcount(m);
+	}
+	for (; i < e; i++)
+		k += code[i] == 0;
+	return k;
+}
+#endif
+
+/* Zero codes in code[i..e), e <= n (the codes unpacked). */
+static inline uint32_t zeros16(const uint16_t *code, uint32_t i, uint32_t e, uint32_t n)
+{
+#ifdef SEG_X86
+	if (sel_ok)
+		return zeros16_avx2(code, i, e, n);
+#else
+	(void)n;
+#endif
+	uint32_t k = 0;
+	for (; i < e; i++)
+		k += code[i] == 0;
+	return k;
+}
+
+/* A little-endian value of w <= 8 bytes, and its low sz <= 8 bytes
+ * stored: the column widths without a call to memcpy. */
+static inline uint64_t ld_w(const uint8_t *p, unsigned w)
+{
+	switch (w) {
+	case 1: return p[0];
+	case 2: return le16_ld(p);
+	case 4: return le32_ld(p);
+	case 8: return le64_ld(p);
+	}
+	uint8_t vb[8] = { 0 };
+	memcpy(vb, p, w);
+	return le64_ld(vb);
+}
+
+static inline void st_w(uint8_t *p, uint64_t v, unsigned sz)
+{
+	switch (sz) {
+	case 1: p[0] = (uint8_t)v; return;
+	case 2: le16_st(p, (uint16_t)v); return;
+	case 4: le32_st(p, (uint32_t)v); return;
+	case 8: le64_st(p, v); return;
+	}
+	uint8_t vb[8];
+	le64_st(vb, v);
+	memcpy(p, vb, sz);
+}
+
 /* The selected rows sel[0..nsel) (ascending) of a column in an encoding
  * with random access, straight into col: 1 done, 0 not such an encoding
  * (decode it whole), <0 malformed. Only the selected rows are checked. */
@@ -3829,13 +4138,11 @@ static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, 
 		const uint16_t *code = pd.code;
 		uint32_t k = 0, i = 0;
 		for (uint32_t j = 0; j < nsel; j++) {
-			for (; i < sel[j]; i++)
-				k += code[i] == 0;
+			k += zeros16(code, i, sel[j], n);
+			i = sel[j];
 			uint64_t v;
 			if (code[i]) {
-				uint8_t vb[8] = { 0 };
-				memcpy(vb, dv + (size_t)(code[i] - 1) * w, w);
-				v = le64_ld(vb);
+				v = ld_w(dv + (size_t)(code[i] - 1) * w, w);
 			} else {
 				if (k >= ne)
 					return BAD;
@@ -3843,9 +4150,7 @@ static int dec_sel(struct blk_dec *d, const uint8_t *r, size_t rl, uint8_t enc, 
 				if (w < 8 && (v >> (8 * w)))
 					return BAD;
 			}
-			uint8_t vb[8];
-			le64_st(vb, v);
-			memcpy(col + (size_t)j * sz, vb, sz);
+			st_w(col + (size_t)j * sz, v, sz);
 		}
 		return 1;
 	}
@@ -3932,9 +4237,10 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 
 /* ENC_PERPKT at the selected rows sel[0..nsel) (ascending) into
  * o[0..nsel): every row's remainder width is summed (it places the next
- * remainder), only the selected rows are decoded. -1 if malformed. */
-static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint32_t n,
-			  const uint64_t *p, const uint32_t *sel, uint32_t nsel, uint64_t *o)
+ * remainder), the selected rows' offsets kept in o[], then only those
+ * rows decoded. -1 if malformed. */
+static int dec_perpkt_sel(const uint8_t *r, size_t rl, uint32_t n, const uint64_t *p,
+			  const uint32_t *sel, uint32_t nsel, uint64_t *o)
 {
 	struct pp_body pb;
 	if (pp_parse(r, rl, n, &pb))
@@ -3943,28 +4249,24 @@ static int dec_perpkt_sel(struct blk_dec *dd, const uint8_t *r, size_t rl, uint3
 	unsigned qb = pb.qb;
 	size_t qlen = pb.qlen, rlen = pb.rlen;
 	const uint8_t *q = pb.q, *rs = pb.rs;
-	/* first every row's remainder offset (no branch per row), then the
-	 * selected rows straight from their offsets */
-	if (buf_reserve(&dd->ints, (size_t)n * 4 + 4))
-		return -1;
-	uint32_t *off = (uint32_t *)(void *)dd->ints.p; /* < 2^21: n <= 65536 rows of <= 32 bits */
 	uint64_t bit = 0, big = 0;
-	uint32_t i = 0;
+	uint32_t i = 0, j = 0;
 #ifdef SEG_X86
 	if (up_ok)
-		i = perpkt_offs_avx2(p, n, off, &bit, &big);
+		i = perpkt_sel_avx2(p, n, sel, nsel, o, &j, &bit, &big);
 #endif
 	for (; i < n; i++) {
 		uint64_t d = p[i] | (p[i] == 0);
-		off[i] = (uint32_t)bit;
+		if (j < nsel && sel[j] == i)
+			o[j++] = bit;
 		bit += bits_of((d - 1) & 0xffffffff);
 		big |= d;
 	}
 	if ((big >> 32) || (bit + 7) / 8 != rlen)
 		return -1;
-	for (uint32_t j = 0; j < nsel; j++) {
+	for (j = 0; j < nsel; j++) {
 		uint32_t row = sel[j];
-		uint64_t d = p[row] | (p[row] == 0), b0 = off[row];
+		uint64_t d = p[row] | (p[row] == 0), b0 = o[j];
 		unsigned rb = bits_of(d - 1);
 		uint64_t ri = get_bits_at(rs, rlen, b0, rb);
 		if (ri >= d)
@@ -4118,14 +4420,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 				size_t plen = rl - 17;
 				if (mb > PACK_MAX_W || plen != ((size_t)n * mb + 7) / 8)
 					return BAD;
-				/* unpacked in bulk first: the running maximum is then
-				 * the loop's only carried work */
-				unpack64(r + 17, plen, n, mb, mn, o);
-				for (uint32_t i = 0; i < n; i++) {
-					uint64_t v = ref - o[i];
-					o[i] = v;
-					ref = v > ref ? v : ref;
-				}
+				dec_maxdelta(r + 17, plen, n, mb, mn, ref, o);
 				break;
 			}
 			if ((enc != ENC_DELTA && enc != ENC_DELTA_BITS) || rl < 8)
@@ -4177,7 +4472,7 @@ static int blk_decode_x(struct blk_dec *d, const struct seg_blk *b, uint32_t col
 					return BAD;
 				const uint64_t *pk = (const uint64_t *)(void *)d->colbuf[pc].p;
 				if (sel) {
-					if (dec_perpkt_sel(d, r, rl, n, pk, sel, nsel, (uint64_t *)(void *)col))
+					if (dec_perpkt_sel(r, rl, n, pk, sel, nsel, (uint64_t *)(void *)col))
 						return BAD;
 					picked |= ST_COL_BIT(c);
 				} else if (dec_perpkt(r, rl, n, pk, (uint64_t *)(void *)col)) {

@@ -2184,6 +2184,462 @@ static void test_perpkt(void **state)
 	free(ch.p);
 }
 
+/* ---- selected-row fast paths: MAXDELTA's running maximum as a prefix
+ * sum, PDICT exception ranks counted 32 codes at a time, DUR varints by
+ * 64-byte windows, PERPKT offsets summed per lane, LEB128 runs by 64-byte
+ * windows; each against the reference values at selections those paths
+ * treat differently ---- */
+
+/* Selection pattern pat (0 .. SEL_PATS-1) of n rows into sel: none, the
+ * first, the last, both, every row, every k-th row around the vector
+ * widths, random gaps. Returns the count. */
+#define SEL_PATS 16
+static uint32_t sel_pattern(unsigned pat, uint32_t n, uint64_t *x, uint32_t *sel)
+{
+	static const uint32_t every[] = { 2, 3, 31, 32, 33, 61, 64, 65, 127, 200 };
+	uint32_t ns = 0;
+	switch (pat) {
+	case 0: return 0;
+	case 1: sel[0] = 0; return 1;
+	case 2: sel[0] = n - 1; return 1;
+	case 3:
+		sel[ns++] = 0;
+		if (n > 1)
+			sel[ns++] = n - 1;
+		return ns;
+	case 4:
+		for (uint32_t i = 0; i < n; i++)
+			sel[ns++] = i;
+		return ns;
+	case 15: /* random gaps of 1 .. 300 */
+		for (uint32_t i = (uint32_t)(rnd(x) % 300); i < n; i += 1 + (uint32_t)(rnd(x) % 300))
+			sel[ns++] = i;
+		return ns;
+	}
+	uint32_t k = every[pat - 5];
+	for (uint32_t i = (uint32_t)(rnd(x) % k); i < n; i += k)
+		sel[ns++] = i;
+	return ns;
+}
+
+/* Column col of blk decoded at every selection pattern: rc0 (0: the rows'
+ * values are want[]) from the whole decode, and at each selection rc0 or,
+ * where a selection decodes only its rows, what sel_rc says for it (NULL:
+ * rc0). */
+static void check_sel(const uint8_t *blk, uint32_t len, uint32_t n, unsigned col,
+		      const uint64_t *want, uint64_t *x, int rc0,
+		      int (*sel_rc)(const uint32_t *sel, uint32_t ns, const void *ctx), const void *ctx)
+{
+	static uint32_t sel[ST_BLOCK_ROWS_MAX];
+	struct seg_blk b = { .p = blk, .len = len, .nrows = n };
+	struct blk_dec *d = blk_dec_new();
+	struct st_cols c;
+	uint32_t m = ST_COL_BIT(col);
+	unsigned sz = st_col_size(col);
+	assert_int_equal(blk_decode(d, &b, m, &c), rc0);
+	if (!rc0)
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t v = 0;
+			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)i * sz, sz);
+			if (v != want[i])
+				fail_msg("%s n %u row %u: %llu, want %llu", st_col_name(col), n, i,
+					 (unsigned long long)v, (unsigned long long)want[i]);
+		}
+	for (unsigned pat = 0; pat < SEL_PATS; pat++) {
+		uint32_t ns = sel_pattern(pat, n, x, sel);
+		int r2 = blk_decode_rows(d, &b, m, 0, sel, ns, &c);
+		int exp = sel_rc ? sel_rc(sel, ns, ctx) : rc0;
+		if (r2 != exp)
+			fail_msg("%s n %u pattern %u (%u rows): %d, want %d", st_col_name(col), n, pat, ns,
+				 r2, exp);
+		if (r2)
+			continue;
+		assert_int_equal(c.n, ns);
+		for (uint32_t j = 0; j < ns; j++) {
+			uint64_t v = 0;
+			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)j * sz, sz);
+			if (v != want[sel[j]])
+				fail_msg("%s n %u pattern %u row %u: %llu, want %llu", st_col_name(col), n,
+					 pat, sel[j], (unsigned long long)v,
+					 (unsigned long long)want[sel[j]]);
+		}
+	}
+	blk_dec_free(d);
+}
+
+/* MAXDELTA headers on both sides of each bound the prefix sum needs (d as
+ * a signed number without overflow, d >= 0 never above base, base + n *
+ * max(0, -min) within 64 bits), values that reach them (all d = min: every
+ * row raises the maximum as far as it can), and ordinary ones: every row
+ * against the definition (ref - d mod 2^64, unsigned maximum). */
+static void test_maxdelta_prefix(void **state)
+{
+	(void)state;
+	static uint64_t want[ST_BLOCK_ROWS_MAX];
+	static const uint32_t ns_[] = { 1, 2, 3, 4, 5, 7, 8, 9, 31, 33, 64, 65, 1000, 4099, 60000 };
+	struct pchunk ch = { 0 };
+	uint64_t x = 9001;
+	for (size_t t = 0; t < sizeof(ns_) / sizeof(ns_[0]); t++) {
+		uint32_t n = ns_[t], len0;
+		uint8_t *base_blk = plain_block(n, &len0);
+		for (unsigned reg = 0; reg < 26; reg++) {
+			unsigned b = (unsigned)(rnd(&x) % 33);
+			uint64_t base = T0 + rnd(&x) % 100000, mn, span;
+			bool low = false; /* every value 0: d = min on every row */
+			switch (reg) {
+			case 0: case 1: case 2: /* arrival jitter: d of both signs */
+				b = 10 + reg * 3;
+				mn = 0 - (rnd(&x) % 5000);
+				break;
+			case 3: /* min >= 0, every d <= base: the maximum never moves */
+				mn = rnd(&x) % 5000;
+				break;
+			case 4: case 5: /* the largest d = base, then base + 1 (wraps) */
+				span = (1ull << b) - 1;
+				mn = base - span + (reg == 5);
+				break;
+			case 6: case 7: case 17: case 18: case 19: case 20: {
+				/* base + k * lift within 64 bits, then one lift past
+				 * it, for k = n, n - 1, n - 2 rows at the largest lift */
+				unsigned back = reg < 17 ? 0 : reg < 19 ? 1 : 2;
+				uint64_t k = n > back ? n - back : 1;
+				base = ~0ull - rnd(&x) % 1000000;
+				mn = 0 - ((~0ull - base) / k + (reg == 7 || reg == 18 || reg == 20));
+				if (mn == 0)
+					mn = 0 - 1ull;
+				b = (unsigned)(rnd(&x) % 4);
+				low = true;
+				break;
+			}
+			case 8: case 9: /* min = INT64_MIN */
+				base = reg == 8 ? rnd(&x) >> 1 : ~0ull - rnd(&x) % 1000;
+				mn = 1ull << 63;
+				low = reg == 9;
+				break;
+			case 10: case 11: /* min + 2^b - 1 at INT64_MAX, then past it */
+				span = (1ull << b) - 1;
+				mn = (uint64_t)INT64_MAX - span + (reg == 11);
+				base = ~0ull - rnd(&x) % 1000;
+				break;
+			case 12: /* b = 0: every d = min < 0 */
+				b = 0;
+				mn = 0 - (1 + rnd(&x) % 1000);
+				break;
+			case 13: case 14: /* widths above 32, min < 0 */
+				b = 33 + (unsigned)(rnd(&x) % 24);
+				mn = 0 - (rnd(&x) % 5000);
+				break;
+			case 15: /* every d < 0 */
+				b = 1 + (unsigned)(rnd(&x) % 20);
+				mn = 0 - (1ull << b) - rnd(&x) % 100;
+				break;
+			case 16: /* base near 0, large d */
+				base = rnd(&x) % 100;
+				mn = rnd(&x);
+				break;
+			default: /* anything */
+				base = rnd(&x);
+				mn = rnd(&x) >> (rnd(&x) % 64);
+				if (rnd(&x) & 1)
+					mn = 0 - mn;
+				b = (unsigned)(rnd(&x) % 57);
+				low = rnd(&x) % 4 == 0;
+				break;
+			}
+			uint64_t ref = base;
+			pc_init(&ch);
+			pc_u64(&ch, base);
+			pc_u64(&ch, mn);
+			pc_u8(&ch, (uint8_t)b);
+			pc_begin(&ch);
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t u = low ? 0 : rnd_w(&x, b);
+				pc_bits(&ch, u, b);
+				want[i] = ref - (mn + u);
+				ref = want[i] > ref ? want[i] : ref;
+			}
+			pc_end(&ch);
+			uint32_t len = len0;
+			uint8_t *blk = chunk_last(base_blk, &len, ST_COL_LAST_MS, ENC_MAXDELTA, 8, &ch);
+			check_sel(blk, len, n, ST_COL_LAST_MS, want, &x, 0, NULL, NULL);
+			free(blk);
+		}
+		free(base_blk);
+	}
+	free(ch.p);
+}
+
+/* The rank of each exception among the code-0 rows decides which value it
+ * gets: a chunk that names fewer exceptions than it has zero codes decodes
+ * the rows ranked below the count and rejects the others, so a rank one
+ * off shows. Codes with none, some and only exceptions, b 1..8. */
+struct pd_ctx {
+	const uint32_t *rank; /* per row: rank among the zero codes, or UINT32_MAX */
+	uint32_t ne;          /* exceptions the chunk holds */
+};
+
+static int pd_sel_rc(const uint32_t *sel, uint32_t ns, const void *ctx)
+{
+	const struct pd_ctx *p = ctx;
+	for (uint32_t j = 0; j < ns; j++)
+		if (p->rank[sel[j]] != UINT32_MAX && p->rank[sel[j]] >= p->ne)
+			return -EBADMSG;
+	return 0;
+}
+
+static void test_pdict_sel(void **state)
+{
+	(void)state;
+	static uint64_t want[ST_BLOCK_ROWS_MAX];
+	static uint16_t code[ST_BLOCK_ROWS_MAX];
+	static uint32_t rank[ST_BLOCK_ROWS_MAX];
+	static const unsigned pcts[] = { 0, 100, 2, 50, 98 };
+	static const uint32_t ns_[] = { 1, 2, 31, 32, 33, 63, 64, 65, 100, 1000, 4099, 60000 };
+	struct pchunk ch = { 0 };
+	uint64_t x = 4711;
+	for (size_t t = 0; t < sizeof(ns_) / sizeof(ns_[0]); t++) {
+		uint32_t n = ns_[t], len0;
+		uint8_t *base = plain_block(n, &len0);
+		for (unsigned b = 1; b <= 8; b += (b < 4 ? 1 : 4)) {
+			for (size_t pi = 0; pi < sizeof(pcts) / sizeof(pcts[0]); pi++) {
+				for (unsigned f = 0; f < 2; f++) {
+					uint32_t nd = 1 + (uint32_t)(rnd(&x) % ((1u << b) - 1));
+					unsigned eb = (unsigned)(rnd(&x) % 17);
+					uint16_t dv[255];
+					uint32_t nz = 0;
+					for (uint32_t i = 0; i < n; i++) {
+						code[i] = rnd(&x) % 100 < pcts[pi] ? 0 : (uint16_t)(1 + rnd(&x) % nd);
+						rank[i] = code[i] ? UINT32_MAX : nz++;
+					}
+					/* f = 1: the chunk holds only the first ne of them */
+					uint32_t ne = f && nz ? (uint32_t)(rnd(&x) % nz) : nz;
+					if (f && !nz)
+						continue;
+					uint64_t mn = rnd(&x) % (65536 - (1u << eb) + 1);
+					pc_init(&ch);
+					pc_u8(&ch, (uint8_t)b);
+					pc_u32(&ch, nd);
+					for (uint32_t j = 0; j < nd; j++) {
+						dv[j] = (uint16_t)rnd(&x);
+						le16_st(ch.p + ch.len, dv[j]);
+						ch.len += 2;
+					}
+					pc_begin(&ch);
+					for (uint32_t i = 0; i < n; i++)
+						pc_bits(&ch, code[i], b);
+					pc_end(&ch);
+					pc_u32(&ch, ne);
+					pc_u64(&ch, mn);
+					pc_u8(&ch, (uint8_t)eb);
+					pc_begin(&ch);
+					for (uint32_t i = 0; i < n; i++) {
+						if (code[i]) {
+							want[i] = dv[code[i] - 1];
+							continue;
+						}
+						uint64_t e = rnd_w(&x, eb);
+						if (rank[i] < ne)
+							pc_bits(&ch, e, eb);
+						want[i] = mn + e;
+					}
+					pc_end(&ch);
+					uint32_t len = len0;
+					uint8_t *blk = chunk_last(base, &len, ST_COL_SRC_PORT, ENC_PDICT, 2, &ch);
+					struct pd_ctx pc = { rank, ne };
+					check_sel(blk, len, n, ST_COL_SRC_PORT, want, &x, f ? -EBADMSG : 0,
+						  pd_sel_rc, &pc);
+					free(blk);
+				}
+			}
+		}
+		free(base);
+	}
+	free(ch.p);
+}
+
+/* n LEB128 values of the lengths a mix m gives (1..10 bytes; the value a
+ * random one that needs exactly that many) into ch, their values in v[];
+ * len[i] the byte count. */
+static void leb_body(struct pchunk *ch, uint32_t n, unsigned m, uint64_t *x, uint64_t *v,
+		     uint8_t *len)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t r = rnd(x);
+		unsigned l;
+		switch (m) {
+		case 0: l = 1 + (unsigned)(r % 10); break;                 /* any */
+		case 1: l = 1 + (unsigned)(r % 2); break;                  /* short runs */
+		case 2: l = r % 100 < 60 ? 1 : r % 100 < 97 ? 2 : 3 + (unsigned)(r % 8); /* counters */ break;
+		case 3: l = 8 + (unsigned)(r % 3); break;                  /* long */
+		default: l = (i / 37) % 2 ? 1 : 1 + (unsigned)((i / 74) % 10); break; /* blocks of one length */
+		}
+		uint64_t lo = l == 1 ? 0 : 1ull << (7 * (l - 1)), hi = l >= 10 ? ~0ull : (1ull << (7 * l)) - 1;
+		uint64_t val = lo + rnd(x) % (hi - lo + (hi != ~0ull || lo));
+		if (l == 10 && rnd(x) % 4 == 0)
+			val = ~0ull;
+		v[i] = val;
+		len[i] = (uint8_t)l;
+		for (unsigned k = 0; k < l; k++)
+			ch->p[ch->len++] = (uint8_t)(((val >> (7 * k)) & 0x7f) | (k + 1 < l ? 0x80 : 0));
+	}
+}
+
+/* The selections with a row whose value is more than 10 bytes fail; the
+ * others decode (only the selected values are parsed). */
+struct long_ctx {
+	uint32_t row;
+};
+
+static int long_sel_rc(const uint32_t *sel, uint32_t ns, const void *ctx)
+{
+	const struct long_ctx *p = ctx;
+	for (uint32_t j = 0; j < ns; j++)
+		if (sel[j] == p->row)
+			return -EBADMSG;
+	return 0;
+}
+
+/* DUR first_ms (selected rows: varints_sel) and VARINT packets (whole:
+ * get_varints) of 1..10-byte values; then a value of 11 bytes at a random
+ * row, a value more or less than n, a last byte that continues and a value
+ * longer than a 64-byte window (only a selection without it decodes). */
+static void test_varint_walks(void **state)
+{
+	(void)state;
+	static uint64_t want[ST_BLOCK_ROWS_MAX], v[ST_BLOCK_ROWS_MAX + 1];
+	static uint8_t lens[ST_BLOCK_ROWS_MAX + 1];
+	static const uint32_t ns_[] = { 1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 100, 1000, 4099, 60000 };
+	struct pchunk ch = { 0 };
+	uint64_t x = 2718;
+	for (size_t t = 0; t < sizeof(ns_) / sizeof(ns_[0]); t++) {
+		uint32_t n = ns_[t], len0;
+		uint8_t *base = plain_block(n, &len0); /* last_ms = T0 + i */
+		for (unsigned mix = 0; mix < 5; mix++) {
+			for (unsigned f = 0; f < 6; f++) {
+				pc_init(&ch);
+				leb_body(&ch, n + (f == 2), mix, &x, v, lens);
+				uint32_t lrow = UINT32_MAX;
+				if (f == 1 || f == 5) {
+					/* one value 11 bytes long, or (5) longer than a
+					 * 64-byte window and ending at the last byte of
+					 * one: the next value starts a window */
+					lrow = (uint32_t)(rnd(&x) % n);
+					size_t at = 0, l = 11;
+					for (uint32_t i = 0; i < lrow; i++)
+						at += lens[i];
+					if (f == 5)
+						l = (63 - at % 64) + 1 + 64;
+					memmove(ch.p + at + l, ch.p + at + lens[lrow], ch.len - at - lens[lrow]);
+					memset(ch.p + at, 0xff, l - 1);
+					ch.p[at + l - 1] = 1;
+					ch.len += l - lens[lrow];
+				}
+				if (f == 3) { /* one value fewer */
+					if (n == 1)
+						continue;
+					ch.len -= lens[n - 1];
+				}
+				if (f == 4) /* the last byte continues */
+					ch.p[ch.len - 1] |= 0x80;
+				for (uint32_t i = 0; i < n; i++)
+					want[i] = T0 + i - (uint64_t)((int64_t)(v[i] >> 1) ^ -(int64_t)(v[i] & 1));
+				uint32_t len = len0;
+				uint8_t *blk = chunk_last(base, &len, ST_COL_FIRST_MS, ENC_DUR, 8, &ch);
+				struct long_ctx lc = { lrow };
+				check_sel(blk, len, n, ST_COL_FIRST_MS, want, &x, f ? -EBADMSG : 0,
+					  lrow != UINT32_MAX ? long_sel_rc : NULL, &lc);
+				if (lrow != UINT32_MAX && lrow + 1 < n) {
+					/* the row after it alone: found from the long one's end */
+					struct seg_blk sb = { .p = blk, .len = len, .nrows = n };
+					struct blk_dec *d = blk_dec_new();
+					struct st_cols c;
+					uint32_t one = lrow + 1;
+					assert_int_equal(blk_decode_rows(d, &sb, ST_COL_BIT(ST_COL_FIRST_MS), 0,
+									 &one, 1, &c), 0);
+					assert_true(((const uint64_t *)c.col[ST_COL_FIRST_MS])[0] == want[one]);
+					blk_dec_free(d);
+				}
+				free(blk);
+				len = len0;
+				blk = chunk_last(base, &len, ST_COL_PACKETS, ENC_VARINT, 8, &ch);
+				check_sel(blk, len, n, ST_COL_PACKETS, v, &x, f ? -EBADMSG : 0, NULL, NULL);
+				free(blk);
+			}
+		}
+		free(base);
+	}
+	free(ch.p);
+}
+
+/* ENC_PERPKT at the sparse selections (the offsets of the rows between
+ * them summed per lane), packet counts of every kind. */
+static void test_perpkt_sel(void **state)
+{
+	(void)state;
+	static uint64_t want[ST_BLOCK_ROWS_MAX], pk[ST_BLOCK_ROWS_MAX];
+	static const uint32_t ns_[] = { 1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 64, 65, 1000, 4099, 60000 };
+	struct pchunk pch = { 0 }, ch = { 0 };
+	uint64_t x = 1618;
+	for (size_t t = 0; t < sizeof(ns_) / sizeof(ns_[0]); t++) {
+		uint32_t n = ns_[t], len0;
+		uint8_t *base = plain_block(n, &len0);
+		for (unsigned f = 0; f < 4; f++) {
+			unsigned qb = (unsigned)(rnd(&x) % 33);
+			uint32_t brow = (uint32_t)(rnd(&x) % n);
+			pc_init(&pch);
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t r = rnd(&x);
+				unsigned sh = (unsigned)(r % 33);
+				switch (r >> 8 & 3) {
+				case 0: pk[i] = r >> 20 & 1; break;
+				case 1: pk[i] = (1ull << sh) - (sh == 32 || (r >> 12 & 1)); break;
+				default: pk[i] = 1 + (r >> 16) % 1500; break;
+				}
+				if (f == 1 && i == brow)
+					pk[i] = 1ull << 32; /* a divisor too large */
+				pc_u64(&pch, pk[i]);
+			}
+			uint64_t qmn = rnd(&x) >> 40;
+			pc_init(&ch);
+			pc_u64(&ch, qmn);
+			pc_u8(&ch, (uint8_t)qb);
+			pc_begin(&ch);
+			static uint64_t q[ST_BLOCK_ROWS_MAX];
+			for (uint32_t i = 0; i < n; i++) {
+				q[i] = rnd_w(&x, qb);
+				pc_bits(&ch, q[i], qb);
+			}
+			pc_end(&ch);
+			pc_begin(&ch);
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t d = pk[i] ? pk[i] : 1, r = rnd(&x) % 2 ? d - 1 : rnd(&x) % d;
+				unsigned rb = 0;
+				while (rb < 32 && ((d - 1) & 0xffffffff) >> rb)
+					rb++;
+				pc_bits(&ch, r, rb);
+				want[i] = (qmn + q[i]) * d + r;
+			}
+			pc_end(&ch);
+			if (f == 2)
+				ch.len++;
+			if (f == 3) {
+				if (ch.len == 9 + ((size_t)n * qb + 7) / 8)
+					continue;
+				ch.len--;
+			}
+			uint32_t len = len0;
+			uint8_t *b1 = chunk_last(base, &len, ST_COL_PACKETS, ENC_RAW, 8, &pch);
+			uint8_t *b = chunk_last(b1, &len, ST_COL_BYTES, ENC_PERPKT, 8, &ch);
+			free(b1);
+			check_sel(b, len, n, ST_COL_BYTES, want, &x, f ? -EBADMSG : 0, NULL, NULL);
+			free(b);
+		}
+		free(base);
+	}
+	free(pch.p);
+	free(ch.p);
+}
+
 /* ENC_PDICT port columns: code widths 1..8, dictionaries of 1..2^b - 1
  * entries, exceptions at 0..56 bits (values < 2^16), rows of every kind;
  * then an exception too wide for the column and a wrong count. */
@@ -2284,6 +2740,10 @@ int main(void)
 		cmocka_unit_test(test_dict_mix),
 		cmocka_unit_test(test_dict_mix_corrupt),
 		cmocka_unit_test(test_dict_mix_gaps),
+		cmocka_unit_test(test_maxdelta_prefix),
+		cmocka_unit_test(test_pdict_sel),
+		cmocka_unit_test(test_varint_walks),
+		cmocka_unit_test(test_perpkt_sel),
 		cmocka_unit_test(test_packed_ints),
 		cmocka_unit_test(test_perpkt),
 		cmocka_unit_test(test_pdict),
