@@ -566,7 +566,11 @@ static void *work(void *arg)
 		wk->st.rows_matched += nsel;
 		bool all = v == QT_ALL;
 		if (late) {
-			if ((uint64_t)nsel * 2 < c.n) {
+			/* decoding just the matches pays below about one row in
+			 * six (20 M gen records, top-10 dstip: 6 % of rows 0.16 s
+			 * CPU at the matches vs 0.19 s whole, 12 % 0.22 vs 0.24,
+			 * 24 % 0.23 vs 0.20) */
+			if ((uint64_t)nsel * 6 < c.n) {
 				rc = st_reader_decode_rows(rd, b, q->agg_cols, codemask, idx, nsel, &c);
 				for (uint32_t j = 0; j < nsel; j++)
 					idx[j] = j;
