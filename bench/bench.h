@@ -91,6 +91,13 @@ static inline void bench_keep(const void *p)
 	}                                                                          \
 	static void fn(struct bench_state *st)
 
+/* The store the query and selected-row benches read: gen's records (4
+ * exporters, seed 1, 200 a packet), BENCH_QUERY_RECORDS of them, written
+ * on first use under $BENCH_STORE_DIR (default /tmp) and removed at exit.
+ * Its directory, or NULL with errno set. */
+#define BENCH_QUERY_RECORDS 4000000u
+const char *bench_query_store(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,56 +23,11 @@
 #include "bench.h"
 #include "query.h"
 
-#define NREC 4000000u
-
-static char store_dir[512];
-
-static void cleanup(void)
-{
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", store_dir);
-	if (store_dir[0] && system(cmd))
-		(void)0;
-}
-
-/* The store, filled on first use: 0 or -errno. */
-static int fixture(void)
-{
-	static int done, rc;
-	if (done)
-		return rc;
-	done = 1;
-	const char *base = getenv("BENCH_STORE_DIR");
-	snprintf(store_dir, sizeof(store_dir), "%s/bench_query-XXXXXX", base ? base : "/tmp");
-	if (!mkdtemp(store_dir))
-		return rc = -errno;
-	atexit(cleanup);
-	struct gen_cfg gc;
-	gen_cfg_default(&gc);
-	gc.exporters = 4;
-	gc.seed = 1;
-	gc.per_packet = 200;
-	struct gen *g = gen_new(&gc);
-	struct st_store_cfg sc;
-	st_store_cfg_default(&sc);
-	sc.dir = store_dir;
-	struct st_store *s = g ? st_store_open(&sc, NULL) : NULL;
-	if (!s) {
-		gen_free(g);
-		return rc = -ENOMEM;
-	}
-	uint64_t n;
-	rc = gen_fill_store(g, s, NREC, &n);
-	st_store_close(s);
-	gen_free(g);
-	return rc;
-}
-
 static void run(struct bench_state *st, const struct q_spec *sp)
 {
-	int rc = fixture();
-	if (rc) {
-		bench_skip_error(st, strerror(-rc));
+	const char *store_dir = bench_query_store();
+	if (!store_dir) {
+		bench_skip_error(st, strerror(errno));
 		return;
 	}
 	struct q_err err;

@@ -184,29 +184,31 @@ BENCH(store_ingest_zstd_mix)
 	run(st, mix_edge, ST_CODEC_ZSTD);
 }
 
-static char sel_dir[512];
+static char qs_dir[512];
 
-static void sel_cleanup(void)
+static void qs_cleanup(void)
 {
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sel_dir);
-	if (sel_dir[0] && system(cmd))
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", qs_dir);
+	if (qs_dir[0] && system(cmd))
 		(void)0;
 }
 
-/* The query benches' store (4 exporters, seed 1, 200 records a packet),
- * filled on first use: 0 or -errno. */
-static int sel_fixture(void)
+const char *bench_query_store(void)
 {
 	static int done, rc;
-	if (done)
-		return rc;
+	if (done) {
+		errno = -rc;
+		return rc ? NULL : qs_dir;
+	}
 	done = 1;
 	const char *base = getenv("BENCH_STORE_DIR");
-	snprintf(sel_dir, sizeof(sel_dir), "%s/bench_sel-XXXXXX", base ? base : "/tmp");
-	if (!mkdtemp(sel_dir))
-		return rc = -errno;
-	atexit(sel_cleanup);
+	snprintf(qs_dir, sizeof(qs_dir), "%s/bench_query-XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(qs_dir)) {
+		rc = -errno;
+		return NULL;
+	}
+	atexit(qs_cleanup);
 	struct gen_cfg gc;
 	gen_cfg_default(&gc);
 	gc.exporters = 4;
@@ -215,17 +217,14 @@ static int sel_fixture(void)
 	struct gen *g = gen_new(&gc);
 	struct st_store_cfg sc;
 	st_store_cfg_default(&sc);
-	sc.dir = sel_dir;
+	sc.dir = qs_dir;
 	struct st_store *s = g ? st_store_open(&sc, NULL) : NULL;
-	if (!s) {
-		gen_free(g);
-		return rc = -ENOMEM;
-	}
 	uint64_t n;
-	rc = gen_fill_store(g, s, 4000000, &n);
+	rc = s ? gen_fill_store(g, s, BENCH_QUERY_RECORDS, &n) : -ENOMEM;
 	st_store_close(s);
 	gen_free(g);
-	return rc;
+	errno = -rc;
+	return rc ? NULL : qs_dir;
 }
 
 BENCH_ARGS(store_decode_sel, 0, 1, 2, 3, 4, 5)
@@ -242,7 +241,8 @@ BENCH_ARGS(store_decode_sel, 0, 1, 2, 3, 4, 5)
 		0,
 	};
 	static uint32_t sel[ST_BLOCK_ROWS_MAX];
-	int rc = sel_fixture();
+	const char *dir = bench_query_store();
+	int rc = dir ? 0 : -errno;
 	if (rc) {
 		bench_skip_error(st, strerror(-rc));
 		return;
@@ -250,7 +250,7 @@ BENCH_ARGS(store_decode_sel, 0, 1, 2, 3, 4, 5)
 	uint32_t m = masks[bench_arg(st)];
 	uint64_t rows = 0;
 	while (bench_keep_running(st)) {
-		struct st_reader *r = st_reader_open(sel_dir, 0, UINT64_MAX);
+		struct st_reader *r = st_reader_open(dir, 0, UINT64_MAX);
 		if (!r) {
 			bench_skip_error(st, "st_reader_open failed");
 			return;

@@ -1982,7 +1982,6 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 			return rc;
 		if (e->raw.len > BLK_MAX_LEN)
 			return -E2BIG;
-		size_t at = e->out.len;
 		rc = put_chunk(e, enc, &comp, &stored);
 		if (rc)
 			return rc;
@@ -1993,7 +1992,6 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 		d[3] = width;
 		le32_st(d + 4, (uint32_t)e->raw.len);
 		le32_st(d + 8, stored);
-		le32_st(d + 12, st_crc32c(e->out.p + at, stored));
 		raw_total += e->raw.len;
 	}
 	size_t pad = (8 - (e->out.len & 7)) & 7;
@@ -2016,8 +2014,7 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 	struct st_zone z;
 	zone_compute(src, &z);
 	zone_write(h + BLK_HDR_LEN, &z);
-	/* the head's CRC; each chunk has its own in the directory */
-	le32_st(h + 4, st_crc32c(h + 8, BLK_DIR_OFF + dir_len - 8));
+	seg_blk_seal(h, (uint32_t)e->out.len);
 	*out = e->out.p;
 	*out_len = (uint32_t)e->out.len;
 	if (raw_len)
@@ -2075,6 +2072,27 @@ int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len)
 	w->pos = SEG_HDR_LEN;
 	w->good_end = SEG_HDR_LEN;
 	return 0;
+}
+
+void seg_blk_seal(uint8_t *p, uint32_t len)
+{
+	if (p[30] != BLK_LAYOUT4) {
+		le32_st(p + 4, st_crc32c(p + 8, len - 8));
+		return;
+	}
+	unsigned ncols = p[28];
+	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
+	if (o > len)
+		return;
+	for (unsigned k = 0; k < ncols; k++) {
+		uint8_t *de = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
+		uint32_t st = le32_ld(de + 8);
+		if (st > len - o)
+			break;
+		le32_st(de + 12, st_crc32c(p + o, st));
+		o += st;
+	}
+	le32_st(p + 4, st_crc32c(p + 8, BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4 - 8));
 }
 
 /* *b for the block at p (its header and zone map read). */
@@ -2622,6 +2640,19 @@ static void up64_plan(struct up64 *t, unsigned w)
 	}
 }
 
+/* Values i .. i+3 (i a multiple of 4, bit = i * w, its words inside p)
+ * of width w (mask: its low w bits) plus add. */
+__attribute__((target("avx2"))) static inline __m256i up_round(const struct up64 *t,
+								const uint8_t *p, uint32_t i, size_t bit,
+								__m256i mask, __m256i addv)
+{
+	unsigned g = (i >> 2) & 7;
+	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + (bit >> 5) * 4));
+	x = _mm256_permutevar8x32_epi32(x, _mm256_loadu_si256((const __m256i *)(const void *)t->idx[g]));
+	x = _mm256_srlv_epi64(x, _mm256_loadu_si256((const __m256i *)(const void *)t->sh[g]));
+	return _mm256_add_epi64(_mm256_and_si256(x, mask), addv);
+}
+
 /* Values i (a multiple of 4) .. up to n of width 1 <= w <= 32 into out[],
  * plus add, while a round's 32-byte load stays inside p[0..len). Returns
  * where it stopped (a multiple of 4); the caller finishes with
@@ -2634,15 +2665,8 @@ __attribute__((target("avx2"))) static uint32_t unpack64_avx2(const struct up64 
 	const __m256i mask = _mm256_set1_epi64x((long long)((1ull << w) - 1));
 	const __m256i addv = _mm256_set1_epi64x((long long)add);
 	size_t bit = (size_t)i * w;
-	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w) {
-		unsigned g = (i >> 2) & 7;
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + (bit >> 5) * 4));
-		x = _mm256_permutevar8x32_epi32(
-			x, _mm256_loadu_si256((const __m256i *)(const void *)t->idx[g]));
-		x = _mm256_srlv_epi64(x, _mm256_loadu_si256((const __m256i *)(const void *)t->sh[g]));
-		x = _mm256_add_epi64(_mm256_and_si256(x, mask), addv);
-		_mm256_storeu_si256((__m256i *)(void *)(out + i), x);
-	}
+	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w)
+		_mm256_storeu_si256((__m256i *)(void *)(out + i), up_round(t, p, i, bit, mask, addv));
 	return i;
 }
 #endif
@@ -3848,15 +3872,9 @@ __attribute__((target("avx2"))) static uint32_t maxdelta_avx2(const struct up64 
 	__m256i carry = _mm256_set1_epi64x((long long)*ref);
 	size_t bit = 0;
 	uint32_t i = 0;
-	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w) {
-		unsigned g = (i >> 2) & 7;
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + (bit >> 5) * 4));
-		x = _mm256_permutevar8x32_epi32(
-			x, _mm256_loadu_si256((const __m256i *)(const void *)t->idx[g]));
-		x = _mm256_srlv_epi64(x, _mm256_loadu_si256((const __m256i *)(const void *)t->sh[g]));
-		x = _mm256_add_epi64(_mm256_and_si256(x, mask), addv);
-		_mm256_storeu_si256((__m256i *)(void *)(o + i), md_round(x, &carry));
-	}
+	for (; i + 4 <= n && (bit >> 5) * 4 + 32 <= len; i += 4, bit += 4 * (size_t)w)
+		_mm256_storeu_si256((__m256i *)(void *)(o + i),
+				    md_round(up_round(t, p, i, bit, mask, addv), &carry));
 	*ref = (uint64_t)_mm_cvtsi128_si64(_mm256_castsi256_si128(carry));
 	return i;
 }

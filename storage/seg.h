@@ -119,6 +119,11 @@ int seg_walk_next(struct seg_walk *w, struct seg_blk *b);
  * pointing into p) when its magic, length and CRC hold. */
 int seg_footer_buf(const uint8_t *f, size_t flen, uint64_t foff, uint64_t fsize, uint32_t *n);
 int seg_blk_check(const uint8_t *p, uint32_t len, uint64_t off, struct seg_blk *b);
+/* Write the CRCs of the block of len >= BLK_DIR_OFF bytes at p for its
+ * layout (byte 30): version 4 each chunk's that lies inside len, then the
+ * head's; versions 1-3 the one over everything. The writer's last step;
+ * tests and the fuzz target use it after changing a block's bytes. */
+void seg_blk_seal(uint8_t *p, uint32_t len);
 /* The head of a version-4 block of len bytes at file offset off, its first
  * got bytes in p (got >= len or got >= BLK_HEAD_MAX): 1 (*b filled, no
  * chunk present yet, fetch unset) when its magic, length, layout, head

@@ -69,29 +69,6 @@ static void read_part(const uint8_t *src, uint32_t bl, uint64_t off, struct blk_
 	free(buf);
 }
 
-/* The CRCs of the block of len bytes at p recomputed, for its layout
- * (version 4: each chunk's that lies inside it, and the head's). */
-static void reseal(uint8_t *p, uint32_t len)
-{
-	if (p[30] != BLK_LAYOUT4) {
-		le32_st(p + 4, st_crc32c(p + 8, len - 8));
-		return;
-	}
-	unsigned ncols = p[28];
-	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
-	if (o > len)
-		return;
-	for (unsigned k = 0; k < ncols; k++) {
-		uint8_t *de = p + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
-		uint32_t st = le32_ld(de + 8);
-		if (st > len - o)
-			break;
-		le32_st(de + 12, st_crc32c(p + o, st));
-		o += st;
-	}
-	le32_st(p + 4, st_crc32c(p + 8, BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4 - 8));
-}
-
 static void walk(const uint8_t *buf, size_t len, struct blk_dec *dec)
 {
 	static struct flow_rec recs[ST_BLOCK_ROWS_MAX];
@@ -186,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (len < BLK_DIR_OFF || len > size - pos || (len & 7))
 			break;
 		if (!memcmp(c + pos, BLK_MAGIC, 4))
-			reseal(c + pos, len);
+			seg_blk_seal(c + pos, len);
 		else if (!memcmp(c + pos, FTR_MAGIC, 4))
 			le32_st(c + pos + 4, st_crc32c(c + pos + 8, len - 8));
 		pos += len;

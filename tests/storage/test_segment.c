@@ -1309,24 +1309,6 @@ static void ch_idx(struct chunk *c, const uint16_t *ix, uint32_t n, unsigned b)
 	c->len += ((size_t)n * b + 7) / 8;
 }
 
-/* The CRCs of a block whose bytes were changed (len bytes): version 4 its
- * chunks' and its head's, before that one over it all. */
-static void reseal(uint8_t *out, size_t len)
-{
-	if (out[30] != BLK_LAYOUT4) {
-		le32_st(out + 4, st_crc32c(out + 8, len - 8));
-		return;
-	}
-	unsigned ncols = out[28];
-	size_t o = BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4;
-	for (unsigned k = 0; k < ncols; k++) {
-		uint8_t *de = out + BLK_DIR_OFF + (size_t)k * BLK_DIR_ENT4;
-		le32_st(de + 12, st_crc32c(out + o, le32_ld(de + 8)));
-		o += le32_ld(de + 8);
-	}
-	le32_st(out + 4, st_crc32c(out + 8, BLK_DIR_OFF + (size_t)ncols * BLK_DIR_ENT4 - 8));
-}
-
 /* Block blk (len bytes) with column col's chunk replaced by ch, stored
  * uncompressed with encoding enc and width w, into out: its length. */
 static uint32_t swap_chunk(const uint8_t *blk, unsigned col, uint8_t enc, uint8_t w,
@@ -1356,7 +1338,7 @@ static uint32_t swap_chunk(const uint8_t *blk, unsigned col, uint8_t enc, uint8_
 	while (o & 7)
 		out[o++] = 0;
 	le32_st(out + 8, (uint32_t)o);
-	reseal(out, o);
+	seg_blk_seal(out, (uint32_t)o);
 	return (uint32_t)o;
 }
 
@@ -1842,7 +1824,7 @@ static uint8_t *chunk_last(const uint8_t *blk, uint32_t *len, unsigned col, uint
 	while (o & 7)
 		out[o++] = 0;
 	le32_st(out + 8, (uint32_t)o);
-	reseal(out, o);
+	seg_blk_seal(out, (uint32_t)o);
 	*len = (uint32_t)o;
 	uint8_t *exact = malloc(o); /* exact: a read past the block is an ASan report */
 	assert_non_null(exact);
