@@ -6,7 +6,9 @@
  * block by block with pread into a buffer of the reader's own (no mapping:
  * unmapping a file other threads' partitions also read costs every CPU a
  * TLB shootdown); unsealed ones, and any whose footer does not check out,
- * are mapped read-only and walked (FORMAT.md §8).
+ * are mapped read-only and walked (FORMAT.md §8). Version-4 blocks are
+ * checked by parts either way: the head when the block is reached, each
+ * chunk when a query first decodes it.
  *
  * Partitions: st_reader_open_part(..., part, nparts) returns the blocks
  * k % nparts == part, k counted per segment from a start derived from its
@@ -224,6 +226,10 @@ static int open_next(struct st_reader *r)
 			unmap(r);
 			continue;
 		}
+		/* every partition walks the segment and decodes its share:
+		 * version-4 blocks are walked by their heads, a chunk checked
+		 * when a query decodes it */
+		r->walk.heads_only = true;
 		r->walking = true;
 		return 1;
 	}
@@ -241,6 +247,13 @@ static int fetch(void *ctx, uint64_t colmask)
 {
 	struct st_reader *r = ctx;
 	return seg_blk_fetch(r->blk, colmask, &r->have, read_at, r);
+}
+
+/* The same for a block of a mapped (walked) segment: checked in place. */
+static int check_mapped(void *ctx, uint64_t colmask)
+{
+	struct st_reader *r = ctx;
+	return seg_blk_check_chunks(r->cur.b.p, colmask, &r->have);
 }
 
 /* Next block of this partition from the footer's index into r->blk: 1, 0
@@ -317,6 +330,12 @@ int st_reader_next(struct st_reader *r, const struct st_block **out)
 			}
 			if (r->k++ % r->nparts != r->part)
 				continue;
+			if (r->cur.b.p[30] == BLK_LAYOUT4) {
+				r->have = 0;
+				r->cur.b.fetch = check_mapped;
+				r->cur.b.ctx = r;
+				r->cur.b.have = &r->have;
+			}
 		}
 		const struct st_zone *z = &r->cur.b.zone;
 		if (z->first_min > r->to || z->last_max < r->from) {

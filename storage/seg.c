@@ -2170,6 +2170,8 @@ static int blk_at(const struct seg_walk *w, size_t pos, uint32_t *len_out)
 	*len_out = len;
 	if (len > left)
 		return -1;
+	if (w->heads_only && p[30] == BLK_LAYOUT4)
+		return blk_head_ok(p, len, NULL);
 	return blk_crc_ok(p, len);
 }
 
@@ -2291,7 +2293,8 @@ int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
 	colmask &= ~*have;
 	if (!colmask)
 		return 0;
-	/* the head was checked (seg_blk_head): every extent lies inside len */
+	/* the head was checked (seg_blk_head, or a walk): every extent lies
+	 * inside len; without read, the bytes are there already */
 	unsigned ncols = p[28];
 	uint64_t off = BLK_DIR_OFF + (uint64_t)ncols * BLK_DIR_ENT4, lo = 0, hi = 0, seen = 0, got = 0;
 	uint32_t want[64], nwant = 0;
@@ -2303,7 +2306,7 @@ int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
 		/* only a column's first entry counts, as in the decoder */
 		if ((colmask & bit) && !(seen & bit)) {
 			/* chunks less than FETCH_GAP apart are read at once */
-			if (hi > lo && off > hi + FETCH_GAP) {
+			if (read && hi > lo && off > hi + FETCH_GAP) {
 				int rc = read(ctx, p + lo, (uint32_t)(hi - lo), lo);
 				if (rc)
 					return rc;
@@ -2318,7 +2321,7 @@ int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
 		seen |= bit;
 		off += stored;
 	}
-	if (hi > lo) {
+	if (read && hi > lo) {
 		int rc = read(ctx, p + lo, (uint32_t)(hi - lo), lo);
 		if (rc)
 			return rc;
@@ -2331,6 +2334,12 @@ int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
 	}
 	*have |= got;
 	return 0;
+}
+
+int seg_blk_check_chunks(const uint8_t *p, uint64_t colmask, uint64_t *have)
+{
+	/* nothing is written without read: p stays as it is */
+	return seg_blk_fetch((uint8_t *)(uintptr_t)p, colmask, have, NULL, NULL);
 }
 
 

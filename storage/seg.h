@@ -107,6 +107,10 @@ struct seg_walk {
 	bool sealed;            /* a valid footer was reached */
 	uint64_t footer_off;
 	bool last_bad;          /* the last thing returned/skipped was bad */
+	/* set after init by a reader that checks chunks as it decodes them
+	 * (seg_blk_fetch without read): version-4 blocks are then found by
+	 * their head's CRC and extents alone */
+	bool heads_only;
 };
 
 int seg_walk_init(struct seg_walk *w, const uint8_t *buf, size_t len);
@@ -139,6 +143,9 @@ int seg_blk_head(const uint8_t *p, uint32_t got, uint32_t len, uint64_t off, str
  * Columns the block lacks are left to the decoder to report. */
 int seg_blk_fetch(uint8_t *p, uint64_t colmask, uint64_t *have,
 		  int (*read)(void *ctx, uint8_t *dst, uint32_t n, uint64_t at), void *ctx);
+/* The same for a block held whole (mapped) whose chunks were not checked
+ * (a heads_only walk): only the CRCs of the chunks asked for are. */
+int seg_blk_check_chunks(const uint8_t *p, uint64_t colmask, uint64_t *have);
 
 /* ---- block encoder ---- */
 
