@@ -3222,6 +3222,30 @@ static int pdict_parse(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned 
 	return 0;
 }
 
+/* A PDICT body's exceptions into *xb (ne + 1 values: a last 0, which a
+ * branch-free merge may read), checked as the values' decode checks them:
+ * one per code 0, none wider than sz bytes. 0, BAD or -ENOMEM. */
+static int pdict_excs(const struct pdict_body *pd, uint32_t n, unsigned sz, struct buf *xb,
+		      uint64_t **out)
+{
+	uint32_t zeros = 0;
+	for (uint32_t i = 0; i < n; i++)
+		zeros += pd->code[i] == 0;
+	if (zeros != pd->ne)
+		return BAD;
+	if (buf_reserve(xb, ((size_t)pd->ne + 1) * 8))
+		return -ENOMEM;
+	uint64_t *xv = (uint64_t *)(void *)xb->p, any = 0;
+	unpack64(pd->ex, pd->exlen, pd->ne, pd->eb, pd->mn, xv);
+	xv[pd->ne] = 0;
+	for (uint32_t j = 0; sz < 8 && j < pd->ne; j++)
+		any |= xv[j];
+	if (sz < 8 && (any >> (8 * sz)))
+		return BAD;
+	*out = xv;
+	return 0;
+}
+
 /* PDICT as codes with exceptions (blk_decode_codes_x): the row codes as
  * stored into *code, the dictionary with a placeholder 0 first into
  * *colb (*nd entries), the *nx exceptions in row order into *xb. 1 done,
@@ -3234,25 +3258,14 @@ static int pdict_codes(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned 
 	if (cd->kind == K_ADDR || w != sz)
 		return 0;
 	struct pdict_body pd;
+	uint64_t *xv;
 	int rc = pdict_parse(d, r, rl, w, n, &pd);
-	if (rc)
+	if (rc || (rc = pdict_excs(&pd, n, sz, xb, &xv)))
 		return rc;
-	uint32_t zeros = 0;
-	for (uint32_t i = 0; i < n; i++)
-		zeros += pd.code[i] == 0;
-	if (zeros != pd.ne)
-		return BAD;
-	if (buf_reserve(colb, ((size_t)pd.nd + 1) * sz) ||
-	    buf_reserve(xb, ((size_t)pd.ne + 1) * 8) || buf_reserve(code, (size_t)n * 2 + 2))
+	if (buf_reserve(colb, ((size_t)pd.nd + 1) * sz) || buf_reserve(code, (size_t)n * 2 + 2))
 		return -ENOMEM;
 	memset(colb->p, 0, sz);
 	memcpy(colb->p + sz, pd.dv, (size_t)pd.nd * sz);
-	uint64_t *xv = (uint64_t *)(void *)xb->p, any = 0;
-	unpack64(pd.ex, pd.exlen, pd.ne, pd.eb, pd.mn, xv);
-	for (uint32_t j = 0; sz < 8 && j < pd.ne; j++)
-		any |= xv[j];
-	if (sz < 8 && (any >> (8 * sz)))
-		return BAD; /* as the values' decode says */
 	*nx = pd.ne;
 	/* the codes pdict_parse unpacked into the scratch buffer become the
 	 * column's: the buffers trade places */
@@ -3287,30 +3300,17 @@ static int dec_pdict(struct blk_dec *d, const uint8_t *r, size_t rl, unsigned w,
 		 * too wide */
 		if (w != sz)
 			return BAD;
-		uint32_t zeros = 0;
-		for (uint32_t i = 0; i < n; i++)
-			zeros += code[i] == 0;
-		if (zeros != ne)
-			return BAD;
+		uint64_t *xv;
+		int xrc = pdict_excs(&pd, n, sz, &d->ints, &xv);
+		if (xrc)
+			return xrc;
 		uint64_t lut[256] = { 0 };
 		for (uint32_t j = 0; j < nd; j++) {
 			uint8_t v[8] = { 0 };
 			memcpy(v, dv + (size_t)j * w, w);
 			lut[j + 1] = le64_ld(v);
 		}
-		/* one more, 0, for the rows after the last exception: every row
-		 * reads ex[k], k <= ne */
-		if (buf_reserve(&d->ints, ((size_t)ne + 1) * 8))
-			return -ENOMEM;
-		uint64_t *xv = (uint64_t *)(void *)d->ints.p, any = 0;
-		unpack64(ex, exlen, ne, eb, mn, xv);
-		xv[ne] = 0;
-		if (sz < 8) {
-			for (uint32_t j = 0; j < ne; j++)
-				any |= xv[j];
-			if (any >> (8 * sz))
-				return BAD;
-		}
+		/* every row reads xv[k], k <= ne: the last is 0 */
 		uint32_t k = 0;
 		/* masks, not a select: compilers turn a select back into a
 		 * branch, mispredicted on every other row. lut[0] = 0 */
