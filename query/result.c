@@ -169,22 +169,30 @@ static int addr_field(enum q_field f)
 	return q_fdefs[f].type == QF_ADDR || q_fdefs[f].type == QF_NET;
 }
 
+/* A numeric order field's value as an ascending key (q_list_cmp's first
+ * comparison: scaled, complemented when descending, so that ascending
+ * keys are the listing's order). */
+static inline uint64_t list_key_of(const struct q_query *q, const struct flow_rec *x)
+{
+	enum q_field f = q->spec.order;
+	uint64_t v = q_rec_num(x, f);
+	if (q->spec.scale && (f == Q_F_PACKETS || f == Q_F_BYTES))
+		v *= x->sampling > 1 ? x->sampling : 1;
+	return q->spec.desc ? ~v : v;
+}
+
 int q_list_cmp(const struct q_query *q, const struct flow_rec *a, const struct flow_rec *b)
 {
 	enum q_field f = q->spec.order;
 	int c;
 	if (addr_field(f)) {
 		c = memcmp((const uint8_t *)a + q_fdefs[f].off, (const uint8_t *)b + q_fdefs[f].off, 16);
+		if (q->spec.desc)
+			c = -c;
 	} else {
-		uint64_t x = q_rec_num(a, f), y = q_rec_num(b, f);
-		if (q->spec.scale && (f == Q_F_PACKETS || f == Q_F_BYTES)) {
-			x *= a->sampling > 1 ? a->sampling : 1;
-			y *= b->sampling > 1 ? b->sampling : 1;
-		}
+		uint64_t x = list_key_of(q, a), y = list_key_of(q, b);
 		c = x < y ? -1 : x > y;
 	}
-	if (q->spec.desc)
-		c = -c;
 	if (c)
 		return c;
 	return memcmp(a, b, sizeof(*a));
@@ -381,17 +389,6 @@ static int cmp_list(const void *a, const void *b)
 	return q_list_cmp(sort_ctx->q, a, b);
 }
 
-/* A numeric order field's value as an ascending key (q_list_cmp's first
- * comparison: scaled, complemented when descending). */
-static inline uint64_t list_key_of(const struct q_query *q, const struct flow_rec *x)
-{
-	enum q_field f = q->spec.order;
-	uint64_t v = q_rec_num(x, f);
-	if (q->spec.scale && (f == Q_F_PACKETS || f == Q_F_BYTES))
-		v *= x->sampling > 1 ? x->sampling : 1;
-	return q->spec.desc ? ~v : v;
-}
-
 static int cmp_list_ord(const void *a, const void *b)
 {
 	return q_list_cmp(sort_ctx->q, ((const struct q_ord *)a)->p, ((const struct q_ord *)b)->p);
@@ -511,82 +508,85 @@ static void merge2(const struct q_query *q, const struct q_ord *a, size_t na, co
 		*out++ = b[j++];
 }
 
-int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n)
+/* The non-empty sorted runs run[0..nr) (len[k] each, total in all) as one
+ * sorted array, malloc'ed; NULL on ENOMEM. Two (one store on two threads)
+ * are merged straight from where they lie; more in pairwise rounds over a
+ * copy of them all. */
+static struct q_ord *merge_runs(const struct q_query *q, const struct q_ord **run, size_t *len,
+				size_t nr, size_t total)
 {
-	const struct q_query *q = dst->q;
-	/* the sorted runs, dst's own first, one after the other in a */
-	size_t total = q_list_count(dst), nmore = dst->nmore, nrun = 1;
-	if (total && !dst->ord)
-		return -EINVAL;
-	for (unsigned i = 0; i < n; i++) {
-		if (parts[i]->q->spec.kind != Q_LIST || (q_list_count(parts[i]) && !parts[i]->ord))
-			return -EINVAL;
-		total += q_list_count(parts[i]);
-		nmore += 1 + parts[i]->nmore;
-		nrun++;
-	}
-	/* two runs (one store on two threads): merged straight from where
-	 * they lie, no copy and no second array */
-	const struct q_ord *r2[2];
-	size_t n2[2], nr2 = 0;
-	if (dst->nord)
-		r2[nr2] = dst->ord, n2[nr2++] = dst->nord;
-	for (unsigned i = 0; i < n && nr2 <= 2; i++)
-		if (parts[i]->nord) {
-			if (nr2 < 2)
-				r2[nr2] = parts[i]->ord, n2[nr2] = parts[i]->nord;
-			nr2++;
-		}
-	bool two = nr2 <= 2;
 	struct q_ord *a = malloc((total ? total : 1) * sizeof(*a));
-	struct q_ord *b = two ? NULL : malloc((total ? total : 1) * sizeof(*b));
-	size_t *bound = malloc((nrun + 1) * sizeof(*bound));
-	struct q_rows *more = realloc(dst->more, (nmore ? nmore : 1) * sizeof(*more));
-	if (more)
-		dst->more = more;
-	if (!a || (!two && !b) || !bound || !more) {
+	if (!a || nr <= 2) {
+		if (a && nr == 2)
+			merge2(q, run[0], len[0], run[1], len[1], a);
+		else if (a && nr == 1)
+			memcpy(a, run[0], len[0] * sizeof(*a));
+		return a;
+	}
+	struct q_ord *b = malloc(total * sizeof(*b));
+	size_t *bound = malloc((nr + 1) * sizeof(*bound));
+	if (!b || !bound) {
 		free(a);
 		free(b);
 		free(bound);
-		return -ENOMEM;
+		return NULL;
 	}
-	if (two) {
-		if (nr2 == 2)
-			merge2(q, r2[0], n2[0], r2[1], n2[1], a);
-		else if (nr2 == 1)
-			memcpy(a, r2[0], n2[0] * sizeof(*a));
-		nrun = 1;
-	}
-	size_t at = 0;
 	bound[0] = 0;
-	if (dst->nord && !two)
-		memcpy(a, dst->ord, dst->nord * sizeof(*a));
-	at = dst->nord;
-	bound[1] = at;
-	for (unsigned i = 0; i < n; i++) {
-		struct q_result *p = parts[i];
-		if (p->nord && !two)
-			memcpy(a + at, p->ord, p->nord * sizeof(*a));
-		at += p->nord;
-		bound[i + 2] = at;
+	for (size_t k = 0; k < nr; k++) {
+		memcpy(a + bound[k], run[k], len[k] * sizeof(*a));
+		bound[k + 1] = bound[k] + len[k];
 	}
 	/* pairwise rounds: run 2k and 2k+1 into one */
-	while (nrun > 1) {
+	while (nr > 1) {
 		size_t m = 0;
-		for (size_t k = 0; k < nrun; k += 2, m++) {
+		for (size_t k = 0; k < nr; k += 2, m++) {
 			size_t s0 = bound[k], s1 = bound[k + 1];
-			size_t e1 = k + 1 < nrun ? bound[k + 2] : s1;
+			size_t e1 = k + 1 < nr ? bound[k + 2] : s1;
 			merge2(q, a + s0, s1 - s0, a + s1, e1 - s1, b + s0);
 			bound[m] = s0;
 		}
 		bound[m] = total;
-		nrun = m;
+		nr = m;
 		struct q_ord *t = a;
 		a = b;
 		b = t;
 	}
 	free(b);
 	free(bound);
+	return a;
+}
+
+int q_list_adopt(struct q_result *dst, struct q_result **parts, unsigned n)
+{
+	const struct q_query *q = dst->q;
+	if (q_list_count(dst) && !dst->ord)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (parts[i]->q->spec.kind != Q_LIST || (q_list_count(parts[i]) && !parts[i]->ord))
+			return -EINVAL;
+	/* the sorted runs, dst's own first */
+	const struct q_ord **run = malloc((n + 1) * sizeof(*run));
+	size_t *len = malloc((n + 1) * sizeof(*len)), nr = 0, total = 0, nmore = dst->nmore;
+	struct q_rows *more = NULL;
+	if (run && len) {
+		if (dst->nord)
+			run[nr] = dst->ord, len[nr++] = dst->nord;
+		for (unsigned i = 0; i < n; i++) {
+			if (parts[i]->nord)
+				run[nr] = parts[i]->ord, len[nr++] = parts[i]->nord;
+			nmore += 1 + parts[i]->nmore;
+		}
+		for (size_t k = 0; k < nr; k++)
+			total += len[k];
+		more = realloc(dst->more, (nmore ? nmore : 1) * sizeof(*more));
+		if (more)
+			dst->more = more;
+	}
+	struct q_ord *a = more ? merge_runs(q, run, len, nr, total) : NULL;
+	free(run);
+	free(len);
+	if (!a)
+		return -ENOMEM;
 	/* the rows move into dst untouched; beyond the limit they are only
 	 * unreachable */
 	for (unsigned i = 0; i < n; i++) {
