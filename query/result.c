@@ -1023,21 +1023,6 @@ static const char *proto_name(uint64_t p)
 	return p < 256 && proto_names[p].n ? proto_names[p].s : NULL;
 }
 
-/* digits of v in decimal: floor(log10) from the bit length (1233 / 4096
- * ~ log10 2), corrected by one comparison; v | 1 has v's digits */
-static inline unsigned dec_len(uint64_t v)
-{
-	static const uint64_t p10[20] = {
-		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
-		10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-		100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
-	};
-	v |= 1;
-	unsigned t = (unsigned)(64 - __builtin_clzll(v)) * 1233 >> 12;
-	return t + (v >= p10[t]);
-}
-
 /* v in decimal, ending at e */
 static inline char *u64_back(uint64_t v, char *e)
 {
@@ -1058,7 +1043,7 @@ static inline char *u64_back(uint64_t v, char *e)
 /* v in decimal */
 static size_t u64_text(uint64_t v, char *o)
 {
-	unsigned n = dec_len(v);
+	unsigned n = q_dec_len(v);
 	u64_back(v, o + n);
 	return n;
 }
@@ -1271,11 +1256,11 @@ static inline size_t list_len(const struct q_result *r, const struct flow_rec *x
 			return addr_text(a, t);
 		return 3 + oct_len(a[12]) + oct_len(a[13]) + oct_len(a[14]) + oct_len(a[15]);
 	}
-	case LK_DUR: return dec_len(list_num(x, Q_F_DURATION) / 1000) + 4;
-	case LK_PROTO: return proto_name(x->proto) ? proto_names[x->proto].n : dec_len(x->proto);
+	case LK_DUR: return q_dec_len(list_num(x, Q_F_DURATION) / 1000) + 4;
+	case LK_PROTO: return proto_name(x->proto) ? proto_names[x->proto].n : q_dec_len(x->proto);
 	case LK_FLAGS: return 8;
 	case LK_HUMAN: return q_human_len(list_human_num(r, x, f));
-	default: return dec_len(list_num(x, f));
+	default: return q_dec_len(list_num(x, f));
 	}
 }
 
@@ -1371,13 +1356,13 @@ void q_result_widths(const struct q_result *r, const bool *show, size_t from, si
 			size_t l = 0;
 			switch (lc[k].kind) {
 			case LK_TIME: l = vmax[k] < 253402300800000ull ? 23 : time_text(vmax[k], t); break;
-			case LK_DUR: l = dec_len(vmax[k] / 1000) + 4; break;
-			case LK_NUM: l = dec_len(vmax[k]); break;
+			case LK_DUR: l = q_dec_len(vmax[k] / 1000) + 4; break;
+			case LK_NUM: l = q_dec_len(vmax[k]); break;
 			case LK_FLAGS: l = 8; break;
 			case LK_PROTO:
 				for (unsigned p = 0; p < 256; p++)
 					if (protos[p >> 6] >> (p & 63) & 1) {
-						size_t pl = proto_name(p) ? proto_names[p].n : dec_len(p);
+						size_t pl = proto_name(p) ? proto_names[p].n : q_dec_len(p);
 						l = pl > l ? pl : l;
 					}
 				break;
