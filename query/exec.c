@@ -1,13 +1,16 @@
 /* exec.c — running a query over one store: blocks -> zone verdict ->
  * decode of the needed columns -> filter into a selection -> consume.
  *
- * Parallelism: each of T workers opens its own partition of the store
- * (st_reader_open_part: readers are cheap, a segment list and one mapping),
- * a fixed 1/T of the blocks of every segment. Sealed segments are read
- * through their footer's index, so a worker reads and CRC-checks only its
- * own blocks; the work splits evenly without any shared state. Each worker
- * fills a private partial result; they are merged after the join, which is
- * exact because a partial is mergeable by construction (query.h).
+ * Parallelism: each of T workers opens a reader of its own on one share
+ * of the store (st_reader_open_shared: readers are cheap, a segment list
+ * and one mapping); a block goes to whichever worker claims it first, so a
+ * worker on a busier CPU, or with denser blocks, takes fewer and the
+ * workers finish together (a fixed 1/T split left one worker alone for up
+ * to a third of a query on a VM). Sealed segments are read through their
+ * footer's index, so a worker reads and CRC-checks only the blocks it
+ * took. Each worker fills a private partial result; they are merged after
+ * the join, which is exact because a partial is mergeable by construction
+ * (query.h).
  *
  * Memory per worker: the reader's decode buffers (one block of the needed
  * columns), a selection mask and index vector of one block, the key buffer
@@ -41,6 +44,7 @@ static const uint8_t col_w[ST_COL_MAX] = {
 struct worker {
 	const struct q_query *q;
 	const char *dir;
+	struct st_share *share;
 	unsigned w, nw;
 	struct q_result *part;
 	struct q_stats st;
@@ -513,7 +517,7 @@ static void *work(void *arg)
 		goto out;
 	}
 	/* the reader's range is inclusive on both ends */
-	rd = st_reader_open_part(wk->dir, sp->from_ms, sp->to_ms - 1, wk->w, wk->nw);
+	rd = st_reader_open_shared(wk->dir, sp->from_ms, sp->to_ms - 1, wk->w, wk->share);
 	if (!rd) {
 		rc = -errno;
 		snprintf(wk->err.msg, sizeof(wk->err.msg), "%s: %s", wk->dir, strerror(errno));
@@ -654,12 +658,16 @@ int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q
 		return e;
 	}
 	struct worker *wk = calloc(nw, sizeof(*wk));
-	if (!wk)
+	struct st_share *share = st_share_new();
+	if (!wk || !share) {
+		free(wk);
+		st_share_free(share);
 		return -ENOMEM;
+	}
 	int rc = 0;
 	unsigned started = 0;
 	for (unsigned i = 0; i < nw; i++) {
-		wk[i] = (struct worker){ .q = q, .dir = dir, .w = i, .nw = nw };
+		wk[i] = (struct worker){ .q = q, .dir = dir, .share = share, .w = i, .nw = nw };
 		/* worker 0 fills the caller's result, unless that is a listing
 		 * with rows already (from another store): those stay a sorted
 		 * run of their own */
@@ -715,6 +723,7 @@ int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q
 	r->st.threads = nw;
 	r->st.ns += now_ns() - t0;
 	free(wk);
+	st_share_free(share);
 	if (rc && err && !err->msg[0])
 		snprintf(err->msg, sizeof(err->msg), "%s: %s", dir, strerror(-rc));
 	return rc;

@@ -13,10 +13,14 @@
  * Partitions: st_reader_open_part(..., part, nparts) returns the blocks
  * k % nparts == part, k counted per segment from a start derived from its
  * name, so nparts threads share a store
- * without sharing state. Through an index, a partition reads (and
- * CRC-checks) only its own blocks; a walk checks every block it passes. */
+ * without sharing state. Shares: readers opened on one st_share (the
+ * query engine's threads) return each block to whichever claims it first.
+ * Through an index, a reader reads (and CRC-checks) only the blocks it
+ * returns; a walk checks every block head it passes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,6 +35,107 @@
  * timeouts run long: a segment whose window ended this long before the
  * range starts is still opened (its zone maps then decide). */
 #define WINDOW_SLACK_MS (24ull * 3600 * 1000)
+
+/* Blocks shared out among the readers of one query as they go: a block
+ * is taken by the first reader to set its bit in the segment's claims,
+ * so a reader that falls behind (a busier CPU, a slower part of the
+ * store) takes fewer blocks instead of holding up the answer. Bits are
+ * kept in chunks of CLAIM_BITS, allocated as readers reach them and never
+ * moved (a lost race frees its copy). Segments are told apart by path,
+ * as the static partitions tell them apart by name. */
+#define CLAIM_BITS 4096
+#define CLAIM_CHUNKS 64 /* 256 Ki blocks a segment */
+
+struct claims {
+	char *path;
+	_Atomic(uint64_t *) chunk[CLAIM_CHUNKS];
+};
+
+struct st_share {
+	pthread_mutex_t mu;
+	struct claims **seg;
+	size_t n, cap;
+};
+
+struct st_share *st_share_new(void)
+{
+	struct st_share *sh = calloc(1, sizeof(*sh));
+	if (sh)
+		pthread_mutex_init(&sh->mu, NULL);
+	return sh;
+}
+
+void st_share_free(struct st_share *sh)
+{
+	if (!sh)
+		return;
+	for (size_t i = 0; i < sh->n; i++) {
+		for (unsigned c = 0; c < CLAIM_CHUNKS; c++)
+			free(atomic_load(&sh->seg[i]->chunk[c]));
+		free(sh->seg[i]->path);
+		free(sh->seg[i]);
+	}
+	free(sh->seg);
+	pthread_mutex_destroy(&sh->mu);
+	free(sh);
+}
+
+/* The claims of the segment at path, created on first use; NULL without
+ * memory. */
+static struct claims *share_seg(struct st_share *sh, const char *path)
+{
+	struct claims *c = NULL;
+	pthread_mutex_lock(&sh->mu);
+	for (size_t i = 0; i < sh->n && !c; i++)
+		if (!strcmp(sh->seg[i]->path, path))
+			c = sh->seg[i];
+	if (!c && sh->n == sh->cap) {
+		size_t nc = sh->cap ? sh->cap * 2 : 16;
+		struct claims **ns = realloc(sh->seg, nc * sizeof(*ns));
+		if (ns) {
+			sh->seg = ns;
+			sh->cap = nc;
+		}
+	}
+	if (!c && sh->n < sh->cap) {
+		c = calloc(1, sizeof(*c));
+		if (c && !(c->path = strdup(path))) {
+			free(c);
+			c = NULL;
+		}
+		if (c)
+			sh->seg[sh->n++] = c;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return c;
+}
+
+/* Claim block j of a segment: 1 when this call set its bit, 0 when
+ * another reader had; -ENOMEM without memory for a chunk, -EFBIG past
+ * CLAIM_CHUNKS chunks (the query fails rather than miss or repeat a
+ * block). */
+static int claim(struct claims *c, uint64_t j)
+{
+	uint64_t ci = j / CLAIM_BITS, bit = j % CLAIM_BITS;
+	if (ci >= CLAIM_CHUNKS)
+		return -EFBIG;
+	uint64_t *w = atomic_load_explicit(&c->chunk[ci], memory_order_acquire);
+	if (!w) {
+		uint64_t *nw = calloc(CLAIM_BITS / 64, sizeof(uint64_t)), *expect = NULL;
+		if (!nw)
+			return -ENOMEM;
+		if (atomic_compare_exchange_strong_explicit(&c->chunk[ci], &expect, nw,
+							    memory_order_acq_rel, memory_order_acquire)) {
+			w = nw;
+		} else {
+			free(nw);
+			w = expect;
+		}
+	}
+	uint64_t m = 1ull << (bit % 64);
+	return !(atomic_fetch_or_explicit((_Atomic uint64_t *)&w[bit / 64], m, memory_order_relaxed) &
+		 m);
+}
 
 struct st_block {
 	struct seg_blk b;
@@ -57,9 +162,13 @@ struct st_reader {
 	size_t blk_cap;
 	unsigned ver;  /* the segment's format version */
 	uint64_t have; /* version 4: columns whose chunks blk holds */
-	/* partition: this reader returns the blocks k with k % nparts == part */
+	/* partition: this reader returns the blocks k with k % nparts == part,
+	 * or, sharing, the blocks it claims first */
 	unsigned part, nparts;
 	uint64_t k;
+	struct st_share *share;
+	struct claims *claims; /* the current segment's, sharing */
+	uint64_t j;            /* the current segment's next block number */
 	struct st_block cur;
 	struct blk_dec *dec;
 	struct st_reader_stats st;
@@ -68,6 +177,19 @@ struct st_reader {
 struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_ms)
 {
 	return st_reader_open_part(dir, from_ms, to_ms, 0, 1);
+}
+
+struct st_reader *st_reader_open_shared(const char *dir, uint64_t from_ms, uint64_t to_ms,
+					unsigned id, struct st_share *sh)
+{
+	if (!sh) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct st_reader *r = st_reader_open_part(dir, from_ms, to_ms, id, id + 1);
+	if (r)
+		r->share = sh;
+	return r;
 }
 
 struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_t to_ms,
@@ -200,6 +322,11 @@ static int open_next(struct st_reader *r)
 			r->k = r->k * 31 + (uint8_t)*c;
 		r->cur.path = f->path;
 		r->ftr_i = 0;
+		r->j = 0;
+		if (r->share && !(r->claims = share_seg(r->share, f->path))) {
+			close(fd);
+			return -ENOMEM;
+		}
 		if (load_index(r, fd, (uint64_t)st.st_size)) {
 			/* the footer's bounds: a segment outside the range is
 			 * skipped without reading a block */
@@ -236,6 +363,17 @@ static int open_next(struct st_reader *r)
 	return 0;
 }
 
+/* Whether this reader returns the current segment's next block (number
+ * r->j, counted in the order both the index and a walk give them): 1 yes,
+ * 0 no, or a claim's error. */
+static int take(struct st_reader *r)
+{
+	uint64_t j = r->j++;
+	if (r->claims)
+		return claim(r->claims, j);
+	return (r->k + j) % r->nparts == r->part;
+}
+
 static int read_at(void *ctx, uint8_t *dst, uint32_t n, uint64_t at)
 {
 	struct st_reader *r = ctx;
@@ -264,7 +402,10 @@ static int next_indexed(struct st_reader *r)
 {
 	while (r->ftr_i < r->ftr_n) {
 		const uint8_t *e = r->ftr_ent + (size_t)r->ftr_i++ * FTR_ENT_LEN;
-		if (r->k++ % r->nparts != r->part)
+		int t = take(r);
+		if (t < 0)
+			return t;
+		if (!t)
 			continue;
 		/* the index's time bounds skip without touching the block */
 		if (le64_ld(e + 16) > r->to || le64_ld(e + 24) < r->from) {
@@ -328,7 +469,10 @@ int st_reader_next(struct st_reader *r, const struct st_block **out)
 				unmap(r);
 				continue;
 			}
-			if (r->k++ % r->nparts != r->part)
+			int t = take(r);
+			if (t < 0)
+				return t;
+			if (!t)
 				continue;
 			if (r->cur.b.p[30] == BLK_LAYOUT4) {
 				r->have = 0;

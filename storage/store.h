@@ -196,6 +196,18 @@ struct st_reader *st_reader_open(const char *dir, uint64_t from_ms, uint64_t to_
  * (segments, what walks of unsealed segments found) go to partition 0. */
 struct st_reader *st_reader_open_part(const char *dir, uint64_t from_ms, uint64_t to_ms,
 				      unsigned part, unsigned nparts);
+/* Readers of one query sharing the blocks out as they go: each block is
+ * returned by exactly one of the readers opened on the same share (the
+ * first to reach it), so a reader on a busier CPU takes fewer. A share
+ * outlives its readers; it holds a few hundred bytes per segment read. */
+struct st_share;
+struct st_share *st_share_new(void);
+void st_share_free(struct st_share *sh);
+/* id: reader 0 reports the per-segment counts, as partition 0 does. NULL
+ * with errno set. A block a reader cannot claim (no memory, or a segment
+ * of more than 256 Ki blocks) makes st_reader_next() return an error. */
+struct st_reader *st_reader_open_shared(const char *dir, uint64_t from_ms, uint64_t to_ms,
+					unsigned id, struct st_share *sh);
 void st_reader_close(struct st_reader *r);
 
 /* Next block overlapping the range: 1 (*out set), 0 at the end, -errno on a

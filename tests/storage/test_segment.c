@@ -2,6 +2,7 @@
  * corruption handling, marks, retention (suite 'storage'). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -396,6 +397,153 @@ static void test_partitions(void **state)
 		assert_int_equal(n, nall - 1);
 	}
 	assert_null(st_reader_open_part(dir, 0, UINT64_MAX, 2, 2));
+	tmpdir_rm(dir);
+}
+
+/* One block as blk_id: what read_part() records. */
+static void blk_ident(struct st_reader *r, const struct st_block *b, struct blk_id *id)
+{
+	struct st_cols c;
+	assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS), &c), 0);
+	memset(id, 0, sizeof(*id));
+	snprintf(id->path, sizeof(id->path), "%s", st_block_segment(b));
+	id->first_min = st_block_zone(b)->first_min;
+	id->last_max = st_block_zone(b)->last_max;
+	id->rows = c.n;
+	for (uint32_t i = 0; i < c.n; i++)
+		id->sum_last += ((const uint64_t *)c.col[ST_COL_LAST_MS])[i];
+}
+
+/* nr readers on one share, stepped in turn: reader i moves on only when
+ * (step % nr) == i or, with greedy, reader 0 first drains the store.
+ * Blocks appended to ids; returns corrupt blocks over all readers. */
+static uint64_t read_shared(const char *dir, unsigned nr, bool greedy, struct blk_id *ids,
+			    size_t *nids, size_t *per)
+{
+	struct st_share *sh = st_share_new();
+	assert_non_null(sh);
+	struct st_reader *r[4];
+	bool done[4] = { false };
+	for (unsigned i = 0; i < nr; i++) {
+		assert_non_null(r[i] = st_reader_open_shared(dir, 0, UINT64_MAX, i, sh));
+		per[i] = 0;
+	}
+	for (unsigned left = nr, step = 0; left; step++) {
+		unsigned i = greedy && !done[0] ? 0 : step % nr;
+		const struct st_block *b;
+		if (done[i])
+			continue;
+		int rc = st_reader_next(r[i], &b);
+		assert_true(rc >= 0);
+		if (!rc) {
+			done[i] = true;
+			left--;
+			continue;
+		}
+		blk_ident(r[i], b, &ids[(*nids)++]);
+		per[i]++;
+	}
+	uint64_t bad = 0;
+	for (unsigned i = 0; i < nr; i++) {
+		struct st_reader_stats rs;
+		st_reader_stats(r[i], &rs);
+		bad += rs.blocks_corrupt;
+		st_reader_close(r[i]);
+	}
+	st_share_free(sh);
+	return bad;
+}
+
+struct shared_arg {
+	const char *dir;
+	struct st_share *sh;
+	unsigned id;
+	struct blk_id ids[64];
+	size_t n;
+};
+
+static void *shared_thread(void *p)
+{
+	struct shared_arg *a = p;
+	struct st_reader *r = st_reader_open_shared(a->dir, 0, UINT64_MAX, a->id, a->sh);
+	const struct st_block *b;
+	while (r && st_reader_next(r, &b) == 1)
+		blk_ident(r, b, &a->ids[a->n++]);
+	st_reader_close(r);
+	return NULL;
+}
+
+/* Readers on one share: together they return every block exactly once,
+ * however they interleave (in turn, one draining first, threads), sealed
+ * segments through the index and the open one by walking; a reader that
+ * runs ahead takes more; a corrupt block is counted once. */
+static void test_shared(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 500, NULL);
+	feed(s, NULL, 5000, T0 + 1, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* first window sealed */
+	feed(s, NULL, 2500, T0 + WIN + 2, 0);
+	assert_int_equal(st_store_commit(s, T0 + WIN + 3), 0); /* second still open */
+	static struct blk_id all[64], got[64];
+	size_t nall = 0, per[4];
+	assert_int_equal(read_part(dir, 0, 1, all, &nall), 0);
+	assert_int_equal(nall, 15);
+	qsort(all, nall, sizeof(*all), blk_id_cmp);
+	for (unsigned nr = 1; nr <= 4; nr++)
+		for (int greedy = 0; greedy < 2; greedy++) {
+			size_t n = 0;
+			assert_int_equal(read_shared(dir, nr, greedy, got, &n, per), 0);
+			assert_int_equal(n, nall);
+			qsort(got, n, sizeof(*got), blk_id_cmp);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(blk_id_cmp(&all[i], &got[i]), 0);
+			/* in turn: spread; the one that drains first: all of them */
+			for (unsigned i = 0; i < nr; i++)
+				assert_true(greedy ? per[i] == (i ? 0 : nall) : per[i] <= nall / nr + 2);
+		}
+	/* threads */
+	for (int round = 0; round < 20; round++) {
+		struct st_share *sh = st_share_new();
+		static struct shared_arg a[3];
+		pthread_t t[3];
+		for (unsigned i = 0; i < 3; i++) {
+			a[i] = (struct shared_arg){ .dir = dir, .sh = sh, .id = i };
+			assert_int_equal(pthread_create(&t[i], NULL, shared_thread, &a[i]), 0);
+		}
+		size_t n = 0;
+		for (unsigned i = 0; i < 3; i++) {
+			pthread_join(t[i], NULL);
+			memcpy(got + n, a[i].ids, a[i].n * sizeof(*got));
+			n += a[i].n;
+		}
+		st_share_free(sh);
+		assert_int_equal(n, nall);
+		qsort(got, n, sizeof(*got), blk_id_cmp);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(blk_id_cmp(&all[i], &got[i]), 0);
+	}
+	st_store_close(s);
+	/* one damaged block of the sealed segment: counted once, the rest read */
+	struct seg_file *f;
+	size_t nf;
+	assert_int_equal(seg_list(dir, &f, &nf), 0);
+	int fd = open(f[0].path, O_RDWR);
+	uint8_t h[16], c;
+	assert_int_equal(pread(fd, h, 16, SEG_HDR_LEN), 16);
+	uint64_t b2 = SEG_HDR_LEN + le32_ld(h + 8);
+	assert_int_equal(pread(fd, &c, 1, (off_t)b2 + 300), 1);
+	c ^= 0x01;
+	assert_int_equal(pwrite(fd, &c, 1, (off_t)b2 + 300), 1);
+	close(fd);
+	seg_list_free(f, nf);
+	for (unsigned nr = 1; nr <= 3; nr++) {
+		size_t n = 0;
+		assert_int_equal(read_shared(dir, nr, false, got, &n, per), 1);
+		assert_int_equal(n, nall - 1);
+	}
+	assert_null(st_reader_open_shared(dir, 0, UINT64_MAX, 0, NULL));
 	tmpdir_rm(dir);
 }
 
@@ -2724,6 +2872,7 @@ int main(void)
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_v2_encodings),
 		cmocka_unit_test(test_partitions),
+		cmocka_unit_test(test_shared),
 		cmocka_unit_test(test_codes_and_rows),
 		cmocka_unit_test(test_unpack16),
 		cmocka_unit_test(test_versions),
