@@ -861,12 +861,24 @@ int main(int argc, char **argv)
 		sp.scale = rn(3) == 0;
 		sp.threads = 1 + (unsigned)rn(3);
 		sp.by = (enum q_metric)rn(3);
+		/* the first eight: every record listed on two threads, so the
+		 * two sorted runs (over 16 Ki rows) are merged by two threads,
+		 * with many ties (ports, protocols) at the split */
+		bool all_rows = qn < 8;
+		if (all_rows) {
+			root = -1;
+			ftext[0] = 0;
+			sp.from_ms = 0;
+			sp.to_ms = UINT64_MAX;
+			sp.kind = Q_LIST;
+			sp.threads = 2;
+		}
 		if (sp.kind == Q_LIST) {
 			static const enum q_field of[] = { Q_F_FIRST, Q_F_LAST, Q_F_BYTES, Q_F_PACKETS,
 							   Q_F_SRCIP, Q_F_DSTPORT, Q_F_DURATION, Q_F_PROTO };
-			sp.order = of[rn(8)];
+			sp.order = of[all_rows ? (uint64_t)qn : rn(8)];
 			sp.desc = rn(2);
-			sp.limit = rn(4) == 0 ? 0 : (uint32_t)(1 + rn(300));
+			sp.limit = all_rows || rn(4) == 0 ? 0 : (uint32_t)(1 + rn(300));
 		} else if (sp.kind == Q_AGG) {
 			sp.ngroup = 1 + (unsigned)rn(rn(3) ? 1 : 3);
 			sp.top = rn(4) == 0 ? 0 : (uint32_t)(1 + rn(50));
