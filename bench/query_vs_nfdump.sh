@@ -71,29 +71,32 @@ if [ ! -f "$data/ok" ] || [ "$(cat "$data/ok")" != "$n" ]; then
 fi
 echo "== data: $n records; nfcapd files $(du -sh "$data/nf" | cut -f1), flowdelta store $(du -sh "$data/store" | cut -f1)"
 
-# best wall time of REPS runs after one warm-up, and the CPU time (user +
-# sys) of that run: "wall cpu" in seconds, to the millisecond (bash's time:
-# GNU time's 10 ms steps are 5-10 % of a 0.1 s answer). On a shared machine
-# the CPU time is the steadier figure; both are printed.
-best() {
-	"$@" >/dev/null 2>&1
-	local b= bc_= TIMEFORMAT='%3R %3U %3S'
-	for _ in $(seq "$reps"); do
-		local out w c
-		out=$({ time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
-		w=$(echo "$out" | awk '{ print $1 }')
-		c=$(echo "$out" | awk '{ print $2 + $3 }')
-		if [ -z "$b" ] || [ "$(echo "$w < $b" | bc -l)" = 1 ]; then b=$w; bc_=$c; fi
-	done
-	echo "$b $bc_"
+# Best wall time of REPS runs after one warm-up, and the CPU time (user +
+# sys) of that run, in seconds, to the millisecond (bash's time: GNU
+# time's 10 ms steps are 5-10 % of a 0.1 s answer). The two tools' runs
+# alternate (nfdump, flowdelta, nfdump, ...), so a VM whose speed drifts
+# during the run slows both alike and the ratio compares like with like.
+# On a shared machine the CPU time is the steadier figure; both are
+# printed.
+timed() { # "wall cpu" of one run of "$@"
+	local out TIMEFORMAT='%3R %3U %3S'
+	out=$({ time "$@" >/dev/null 2>&1; } 2>&1 | tail -1)
+	echo "$out" | awk '{ printf "%s %.3f\n", $1, $2 + $3 }'
+}
+better() { # the run with the lower wall time of "$1" and "$2"
+	if [ -z "$1" ] || [ "$(echo "${2% *} < ${1% *}" | bc -l)" = 1 ]; then echo "$2"; else echo "$1"; fi
 }
 
 printf '\n%-40s %9s %9s %12s | %9s %9s %12s | %7s %7s\n' shape "nfd wall" "nfd cpu" "nfd rec/s" \
 	"fd wall" "fd cpu" "fd rec/s" "ratio" "cpu rat"
 row() { # $1 name; commands in the arrays nfcmd and fdcmd
-	local name=$1 tn tf wn cn wf cf
-	tn=$(best "${nfcmd[@]}")
-	tf=$(best "${fdcmd[@]}")
+	local name=$1 tn= tf= wn cn wf cf
+	"${nfcmd[@]}" >/dev/null 2>&1
+	"${fdcmd[@]}" >/dev/null 2>&1
+	for _ in $(seq "$reps"); do
+		tn=$(better "$tn" "$(timed "${nfcmd[@]}")")
+		tf=$(better "$tf" "$(timed "${fdcmd[@]}")")
+	done
 	wn=${tn% *} cn=${tn#* } wf=${tf% *} cf=${tf#* }
 	printf '%-40s %9.3f %9.3f %12.0f | %9.3f %9.3f %12.0f | %6.1fx %6.1fx\n' "$name" "$wn" "$cn" \
 		"$(echo "$n / $wn" | bc -l)" "$wf" "$cf" "$(echo "$n / $wf" | bc -l)" \
@@ -108,7 +111,7 @@ row "B dst port 443: top-10 dstip by bytes"
 nfcmd=(nfdump -R "$data/nf" -q -O tstart "host $host")
 fdcmd=("$fd" query -R "$data/store" --order first --limit 0 "host $host")
 row "C host $host, all flows by time"
-echo "(wall: best of $reps after a warm-up; cpu: user+sys of that run; rec/s: $n records / wall)"
+echo "(wall: best of $reps after a warm-up, the two tools' runs alternating; cpu: user+sys of that run; rec/s: $n records / wall)"
 
 echo
 echo "== answers agree? (A and B: the top-10 rows; C: the row count)"
