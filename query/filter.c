@@ -153,7 +153,7 @@ static int fail(struct parser *p, const char *fmt, ...)
 	if (p->failed)
 		return -1;
 	p->failed = true;
-	char what[120];
+	char what[240];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);

@@ -30,7 +30,7 @@
 
 struct q_err {
 	int pos;        /* byte offset into the filter text, -1 when not a parse error */
-	char msg[200];
+	char msg[320];
 };
 
 /* ------------------------------------------------------------------ fields */

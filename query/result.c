@@ -1048,19 +1048,6 @@ static const char *put_cut(char *buf, size_t len, const char *s, size_t n)
 #define DIG2(x) (char)('0' + (x) / 10), (char)('0' + (x) % 10)
 static const char dig2[200] = { REP100(DIG2) };
 
-/* an IPv4 octet's digits and its '.', in 4 bytes (the dotted quad is four
- * copies) */
-#define OCT(x)                                                                            \
-	{ (char)((x) >= 100 ? '0' + (x) / 100 : (x) >= 10 ? '0' + (x) / 10 : '0' + (x)),   \
-	  (char)((x) >= 100 ? '0' + (x) / 10 % 10 : (x) >= 10 ? '0' + (x) % 10 : '.'),     \
-	  (char)((x) >= 100 ? '0' + (x) % 10 : (x) >= 10 ? '.' : 0), (char)((x) >= 100 ? '.' : 0) }
-static const char oct_text[256][4] = { REP256(OCT) };
-
-static inline unsigned oct_len(unsigned x)
-{
-	return 1u + (x >= 10) + (x >= 100);
-}
-
 /* the eight TCP flag bits, "...AP.SF" (nfdump prints six; all eight kept) */
 #define FLAGS(x)                                                                     \
 	{ (x) & 0x80 ? 'C' : '.', (x) & 0x40 ? 'E' : '.', (x) & 0x20 ? 'U' : '.',     \
@@ -1149,64 +1136,6 @@ static inline char *dur_back(uint64_t v, char *e)
 }
 
 /* a.b.c.d from the octets' texts; up to 3 bytes more */
-static inline size_t quad_text(const uint8_t *q, char *o)
-{
-	char *p = o;
-	for (unsigned i = 0; i < 4; i++) {
-		memcpy(p, oct_text[q[i]], 4);
-		p += oct_len(q[i]) + 1;
-	}
-	return (size_t)(p - o - 1);
-}
-
-/* An IPv6 address as glibc's inet_ntop writes it (addr_format's text,
- * without its sprintf per group): groups in lowercase hex without leading
- * zeros, the first longest run of two or more zero groups as "::", and
- * the last 32 bits as a.b.c.d after six zero groups (or five and ffff). */
-static size_t addr6_text(const uint8_t *a, char *o)
-{
-	static const char hex[16] = "0123456789abcdef";
-	unsigned g[8];
-	for (unsigned i = 0; i < 8; i++)
-		g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
-	unsigned zb = 8, zl = 0; /* the zero run: base and length */
-	for (unsigned i = 0; i < 8;) {
-		unsigned j = i;
-		while (j < 8 && !g[j])
-			j++;
-		if (j - i > zl)
-			zb = i, zl = j - i;
-		i = j > i ? j : i + 1;
-	}
-	if (zl < 2)
-		zb = 8, zl = 0;
-	char *p = o;
-	for (unsigned i = 0; i < 8; i++) {
-		if (i >= zb && i < zb + zl) {
-			if (i == zb)
-				*p++ = ':';
-			continue;
-		}
-		if (i)
-			*p++ = ':';
-		if (i == 6 && zb == 0 && (zl == 6 || (zl == 5 && g[5] == 0xffff)))
-			return (size_t)(p - o) + quad_text(a + 12, p);
-		unsigned v = g[i], n = 1u + (v > 0xf) + (v > 0xff) + (v > 0xfff);
-		for (unsigned k = n; k--; v >>= 4)
-			p[k] = hex[v & 15];
-		p += n;
-	}
-	if (zl && zb + zl == 8)
-		*p++ = ':';
-	return (size_t)(p - o);
-}
-
-/* an address: the dotted quad or IPv6 text, by hand (listings print many) */
-static size_t addr_text(const uint8_t *a, char *o)
-{
-	return addr_is_v4(a) ? quad_text(a + 12, o) : addr6_text(a, o);
-}
-
 /* Numeric value of field f of a listing's record: the fields a table
  * shows read directly, the rest through q_rec_num. */
 static inline uint64_t list_num(const struct flow_rec *x, enum q_field f)
@@ -1309,12 +1238,7 @@ static inline size_t list_len(const struct q_result *r, const struct flow_rec *x
 		/* "YYYY-MM-DD HH:MM:SS.mmm" up to the year 9999 */
 		return v < 253402300800000ull ? 23 : time_text(v, t);
 	}
-	case LK_ADDR: {
-		const uint8_t *a = (const uint8_t *)x + q_fdefs[f].off;
-		if (!addr_is_v4(a))
-			return addr_text(a, t);
-		return 3 + oct_len(a[12]) + oct_len(a[13]) + oct_len(a[14]) + oct_len(a[15]);
-	}
+	case LK_ADDR: return addr_text_len((const uint8_t *)x + q_fdefs[f].off);
 	case LK_DUR: return q_dec_len(list_num(x, Q_F_DURATION) / 1000) + 4;
 	case LK_PROTO: return proto_name(x->proto) ? proto_names[x->proto].n : q_dec_len(x->proto);
 	case LK_FLAGS: return 8;

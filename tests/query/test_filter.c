@@ -47,6 +47,8 @@ static const struct { const char *in, *canon; } good[] = {
 static const struct { const char *in; int pos; const char *expect; } bad[] = {
 	{ "proto", 5, "expected a protocol" },
 	{ "proto tcp and", 13, "expected a filter term" },
+	/* the whole list of terms and what came instead, not cut short */
+	{ "bogus 1", 0, "app/http_host/url/sni ~ \"re\", not, '('), got 'bogus'" },
 	{ "dst port abc", 9, "expected a port number" },
 	{ "port 70000", 5, "expected a port number" },
 	{ "src 10.0.0.1", 4, "expected ip, host, net" },

@@ -1,5 +1,6 @@
 /* test_codec.c — unit tests of lib/flow: every decoder path, the encoder
  * round trip, and the hostile-input counters. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1236,9 +1237,48 @@ static void test_batches(void **state)
 	flow_dec_free(d);
 }
 
+/* addr_format / addr_text write exactly what inet_ntop writes: addresses
+ * built from groups that are zero, small, ffff or random, so that zero
+ * runs of every length fall at every place (the first longest one is
+ * compressed), plus v4-mapped and v4-compatible forms. */
+static void test_addr_text(void **state)
+{
+	(void)state;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int it = 0; it < 200000; it++) {
+		uint8_t a[16];
+		for (unsigned g = 0; g < 8; g++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			unsigned kind = x % 5, v = (unsigned)(x >> 16) & 0xffff;
+			v = kind < 2 ? 0 : kind == 2 ? v & 0xf : kind == 3 ? 0xffff : v;
+			a[2 * g] = (uint8_t)(v >> 8);
+			a[2 * g + 1] = (uint8_t)v;
+		}
+		if (it % 7 == 0) /* v4-mapped */
+			memset(a, 0, 10), a[10] = a[11] = 0xff;
+		if (it % 11 == 0) /* v4-compatible, ::, ::1 among them */
+			memset(a, 0, 12);
+		char want[INET6_ADDRSTRLEN], got[64], t[ADDR_TEXT_MAX];
+		bool v4 = addr_is_v4(a);
+		assert_non_null(inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a + 12 : a, want, sizeof(want)));
+		assert_string_equal(addr_format(a, false, got, sizeof(got)), want);
+		assert_int_equal(addr_text(a, t), strlen(want));
+		assert_memory_equal(t, want, strlen(want));
+		assert_int_equal(addr_text_len(a), strlen(want));
+		/* exactly room for the text and its NUL, and one short */
+		assert_string_equal(addr_format(a, false, got, strlen(want) + 1), want);
+		assert_string_equal(addr_format(a, false, got, strlen(want)), "");
+	}
+	uint8_t z[16] = { 0 };
+	char b[64];
+	assert_string_equal(addr_format(z, true, b, sizeof(b)), "0.0.0.0");
+	assert_string_equal(addr_format(z, false, b, sizeof(b)), "::");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_text),
 		cmocka_unit_test(test_v5_basic),
 		cmocka_unit_test(test_v5_bad_counts),
 		cmocka_unit_test(test_v5_uptime_wrap),
