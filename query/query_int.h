@@ -192,7 +192,7 @@ char *q_human_back(uint64_t v, char *e);
  * zero-padded to whole 64-bit words (kw words) so hashing and comparing are
  * word loops of a length fixed per query. A slot is in use iff its first sum
  * (flows) is non-zero: every group counts at least one flow. Load stays at
- * most 1/2; the group count is capped at max (-E2BIG past it). */
+ * most 3/4; the group count is capped at max (-E2BIG past it). */
 struct q_tab {
 	unsigned keylen, kw, stride;
 	uint8_t *ent;       /* nslot entries */

@@ -91,8 +91,11 @@ int q_tab_add(struct q_tab *t, const uint8_t *key, uint64_t hash, uint64_t flows
 	s[0] = flows;
 	s[1] = packets;
 	s[2] = bytes;
-	/* keep the load at most 1/2: probes stay short */
-	if (++t->n * 2 > t->nslot)
+	/* keep the load at most 3/4: a smaller table (less of it out of the
+	 * caches and the TLB) paid more than the longer probes cost, and most
+	 * probes are hits in the same or the next line (dst port 443 top-10
+	 * dstip: 40 k groups in 64 Ki slots instead of 128 Ki, ~5 % faster) */
+	if (++t->n * 4 > t->nslot * 3)
 		return tab_grow(t);
 	return 0;
 }
