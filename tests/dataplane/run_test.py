@@ -419,13 +419,21 @@ def t_late_slave(tmp):
     status_out = []
 
     def during(p, slaves):
-        # `flowdelta status --dataplane` against the live process
+        # `flowdelta status --dataplane` against the live process, until it
+        # shows the counters (a loaded machine starts the stats listener
+        # late: one try after a fixed sleep failed there), at most 15 s
         if cli and os.path.exists(cli):
-            time.sleep(0.5)
-            r = subprocess.run([cli, "status", "--dataplane", "--metrics",
-                                "http://127.0.0.1:%d/metrics" % sport],
-                               capture_output=True, text=True, timeout=10)
-            status_out.append(r.stdout)
+            end = time.time() + 15
+            while True:
+                time.sleep(0.3)
+                r = subprocess.run([cli, "status", "--dataplane", "--metrics",
+                                    "http://127.0.0.1:%d/metrics" % sport],
+                                   capture_output=True, text=True, timeout=10)
+                out = r.stdout + r.stderr
+                if ("records: decoded" in out and "slaves: delivered" in out) or time.time() > end \
+                        or p.poll() is not None:
+                    status_out.append(out)
+                    return
     st, exp, res, _ = pcap_scenario(tmp, "flow-hash", ["-e", "4", "-c", "3000"], late=1, seconds=5,
                                     during=during, stats_port=sport)
     if status_out:
