@@ -182,6 +182,13 @@ int dp_xdp_set_allowlist(const char *port, const char *list, char *err, size_t e
 /* After the ports closed: release the maps, remove the pins, and detach the
  * program if the PMD left it attached. */
 void dp_xdp_stop(void);
+/* For the metrics, under dp_g.ctl_lock: cfg port i's steering program
+ * counters into c[FD_XDP_C_MAX] and its busiest exporters (up to cap, by
+ * packets) into ex, *nex of them. 1, or 0 when the port has no program. */
+struct xdp_steer_counter;
+struct xdp_steer_exporter;
+int dp_xdp_read(uint32_t i, struct xdp_steer_counter *c, struct xdp_steer_exporter *ex,
+		size_t cap, size_t *nex);
 
 /* ---- replay ports (replay.c) ------------------------------------------ */
 

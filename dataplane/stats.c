@@ -25,6 +25,7 @@
 
 #include "dp.h"
 #include "util/addr.h"
+#include "xdp_steer.h"
 
 static const char *const pkt_drop_names[] = {
 #define DP_NAME(n, d) #n,
@@ -155,6 +156,46 @@ static void sbf(struct sb *b, const char *fmt, ...)
 		b->p = q;
 		b->cap = nc;
 	}
+}
+
+/* The XDP steering program of each port that has one (ports[].xdp): what
+ * it did with every frame (counter = redirect_xsk, drop_unknown_exporter,
+ * pass_*; rx is their sum) and the exports of its busiest exporters by
+ * source address and the flow port they were sent to (the program's
+ * per-exporter table, when kept), the DP_XDP_TOP_EXPORTERS with the most
+ * packets. */
+#define DP_XDP_TOP_EXPORTERS 256
+static void xdp_metrics(struct sb *b)
+{
+	static struct xdp_steer_exporter ex[DP_XDP_TOP_EXPORTERS];
+	struct xdp_steer_counter c[FD_XDP_C_MAX];
+	pthread_mutex_lock(&dp_g.ctl_lock);
+	for (uint32_t p = 0; p < dp_g.cfg->ports_count && p < DP_MAX_PORTS; p++) {
+		size_t n;
+		if (!dp_xdp_read(p, c, ex, DP_XDP_TOP_EXPORTERS, &n))
+			continue;
+		const char *port = dp_g.cfg->ports[p].name;
+		for (unsigned k = 0; k < FD_XDP_C_MAX; k++) {
+			sbf(b, "flowdelta_dp_xdp_packets_total{port=\"%s\",counter=\"%s\"} %lu\n", port,
+			    c[k].name, (unsigned long)c[k].packets);
+			sbf(b, "flowdelta_dp_xdp_bytes_total{port=\"%s\",counter=\"%s\"} %lu\n", port,
+			    c[k].name, (unsigned long)c[k].bytes);
+		}
+		for (size_t i = 0; i < n; i++) {
+			char a[ADDR_TEXT_MAX + 1];
+			uint8_t v[16];
+			if (ex[i].family == 4)
+				addr_set_v4(v, ex[i].addr + 12);
+			else
+				memcpy(v, ex[i].addr, 16);
+			a[addr_text(v, a)] = 0;
+			sbf(b, "flowdelta_dp_xdp_exporter_packets_total{port=\"%s\",exporter=\"%s\","
+			    "flow_port=\"%u\"} %lu\n", port, a, ex[i].port, (unsigned long)ex[i].packets);
+			sbf(b, "flowdelta_dp_xdp_exporter_bytes_total{port=\"%s\",exporter=\"%s\","
+			    "flow_port=\"%u\"} %lu\n", port, a, ex[i].port, (unsigned long)ex[i].bytes);
+		}
+	}
+	pthread_mutex_unlock(&dp_g.ctl_lock);
 }
 
 static bool read_snap(const struct dp_dec_snap *s, struct dp_dec_snap *out)
@@ -323,6 +364,7 @@ char *dp_stats_prometheus(size_t *len)
 		sbf(&b, "flowdelta_dp_port_xsk_rx_invalid_total{port=\"%s\"} %lu\n", cp->name,
 		    xs.rx_invalid);
 	}
+	xdp_metrics(&b);
 	*len = b.len;
 	return b.p;
 }

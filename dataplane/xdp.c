@@ -287,14 +287,28 @@ int dp_xdp_set_allowlist(const char *port, const char *list, char *err, size_t e
 	return r;
 }
 
+int dp_xdp_read(uint32_t i, struct xdp_steer_counter *c, struct xdp_steer_exporter *ex,
+		size_t cap, size_t *nex)
+{
+	*nex = 0;
+	if (i >= DP_MAX_PORTS || !xports[i].xs || xdp_steer_counters(xports[i].xs, c) < 0)
+		return 0;
+	if (cap && xdp_steer_exporters(xports[i].xs, ex, cap, nex) < 0)
+		*nex = 0;
+	return 1;
+}
+
 void dp_xdp_stop(void)
 {
 	for (uint32_t i = 0; i < DP_MAX_PORTS; i++) {
 		struct xport *x = &xports[i];
 		if (!x->on)
 			continue;
+		/* the metrics read the handle under the lock */
+		pthread_mutex_lock(&dp_g.ctl_lock);
 		xdp_steer_close(x->xs);
 		x->xs = NULL;
+		pthread_mutex_unlock(&dp_g.ctl_lock);
 		/* the PMD detaches on close; should it not have (or the port
 		 * never closed), our program must not outlive us */
 		struct xdp_steer_prev prev;

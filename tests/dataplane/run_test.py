@@ -1075,6 +1075,10 @@ def t_netns_xdp_steer(tmp):
                   str(want["records"])], timeout=20)
         rc, txt = xdp_status()
         status["after"] = txt
+        r = in_ns(b, [sys.executable, "-c", "import sys,urllib.request;sys.stdout.write("
+                      "urllib.request.urlopen(sys.argv[1],timeout=5).read().decode())",
+                      "http://127.0.0.1:%d/metrics" % sport])
+        status["metrics"] = r.stdout
         p.send_signal(signal.SIGTERM)
 
     st, out = run_dp(cfg, tmp, 60, ns=b, during=during, nsenter=True)
@@ -1101,6 +1105,27 @@ def t_netns_xdp_steer(tmp):
     if rx != want["packets"]:
         fail("the dataplane received %d packets, %d were steered to it" % (rx, want["packets"]))
     check_conservation(st, want["records"], res)
+    # the same counters in the dataplane's Prometheus metrics, with the
+    # per-exporter table: every steered export under its source address
+    m = {}
+    for line in status.get("metrics", "").splitlines():
+        k, _, v = line.rpartition(" ")
+        if k.startswith("flowdelta_dp_xdp_"):
+            m[k] = int(v)
+    xc = lambda c: m.get('flowdelta_dp_xdp_packets_total{port="p0",counter="%s"}' % c, -1)
+    if xc("drop_unknown_exporter") != want["bad"] or xc("redirect_xsk") != want["packets"]:
+        fail("metrics: drop_unknown_exporter %d redirect_xsk %d, want %d and %d" %
+             (xc("drop_unknown_exporter"), xc("redirect_xsk"), want["bad"], want["packets"]))
+    per = {k: v for k, v in m.items() if k.startswith("flowdelta_dp_xdp_exporter_packets_total")}
+    print("\n".join("%s %d" % kv for kv in sorted(per.items())))
+    if sum(per.values()) != want["packets"]:
+        fail("metrics: per-exporter packets add up to %d, %d were steered" %
+             (sum(per.values()), want["packets"]))
+    for e in ("10.88.0.1", "10.88.0.9", "fd88::1"):
+        if 'flowdelta_dp_xdp_exporter_packets_total{port="p0",exporter="%s",flow_port="2055"}' % e \
+                not in per:
+            fail("metrics: no per-exporter counter for %s" % e)
+    print("ok: XDP counters and per-exporter counters in the dataplane's metrics")
     # shutdown: program detached, pins gone
     r = subprocess.run(["ip", "-n", b, "link", "show", vb], capture_output=True, text=True)
     if "xdp" in r.stdout:
