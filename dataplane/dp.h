@@ -28,6 +28,9 @@
 #define DP_MAX_WORKERS 64
 #define DP_MAX_PORTS 16
 #define DP_BURST 32
+/* Messages a sender keeps in its own pool cache (sender.c: msg_free); it
+ * holds up to 1.5 times that before it flushes */
+#define DP_SENDER_CACHE 64
 #define DP_MAX_EXPORTERS 256 /* per-worker exporter-domain snapshot rows */
 
 /* ---- configuration (config.c) ---------------------------------------- */

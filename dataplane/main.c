@@ -309,13 +309,15 @@ int main(int argc, char **argv)
 		return die("mbuf pool (raise eal.memory_mb or lower mbufs/mbuf_data_room)",
 			   rte_errno);
 	/* Message buffers: every ring full, every window full, one open buffer
-	 * per (worker, slave), for the configured slaves plus room for four
-	 * added live. Short of that, workers count no_msgbuf drops. */
+	 * per (worker, slave), what each sender's cache holds, for the
+	 * configured slaves plus room for four added live. Short of that,
+	 * workers count no_msgbuf drops. */
 	uint32_t budget = c->group.slaves_count + 4;
 	if (budget > DP_MAX_SLAVES)
 		budget = DP_MAX_SLAVES;
 	uint32_t nmsg = dp_g.nworkers * budget * (c->senders.ring_size + 1) +
-			budget * (c->senders.window + 1) + 64 * dp_g.nworkers + 256;
+			budget * (c->senders.window + 1 + DP_SENDER_CACHE * 3 / 2) +
+			64 * dp_g.nworkers + 256;
 	dp_g.msg_cap = c->senders.msg_bytes;
 	dp_g.msg_pool = rte_mempool_create("dp_msgs", nmsg, sizeof(struct dp_msg) + dp_g.msg_cap,
 					   32, 0, NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);

@@ -71,6 +71,7 @@ struct dp_sender {
 	uint8_t *spbuf;
 	struct dp_snapreq sreq;
 	struct dp_sender_ctr cctr; /* snapshot copy, see dp_snapreq */
+	struct rte_mempool_cache *mcache; /* msg_free(); NULL: none */
 };
 
 static struct dp_sender *senders[DP_MAX_SLAVES];
@@ -87,9 +88,16 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void msg_free(struct dp_msg *m)
+/* Messages go back to the pool through the sender's own cache (a
+ * non-EAL thread has none): one bulk put per DP_SENDER_CACHE messages
+ * instead of a multi-producer ring operation each. With several senders
+ * on a shared CPU, a sender preempted inside that operation left the
+ * others spinning on the ring's tail (measured: discarding senders
+ * behind a 30 M records/s worker dropped 67 % ring_full). */
+static void msg_free(struct dp_sender *s, struct dp_msg *m)
 {
-	rte_mempool_put(dp_g.msg_pool, m);
+	void *obj = m;
+	rte_mempool_generic_put(dp_g.msg_pool, &obj, 1, s->mcache);
 }
 
 static void spool_msg(struct dp_sender *s, struct dp_msg *m)
@@ -119,7 +127,7 @@ static void win_release_head(struct dp_sender *s)
 	s->head = (s->head + 1) % s->win_cap;
 	s->count--;
 	s->sent--;
-	msg_free(m);
+	msg_free(s, m);
 }
 
 static void disconnect(struct dp_sender *s)
@@ -402,13 +410,13 @@ static void *sender_main(void *arg)
 				work = 1;
 				if (s->cfg.discard) {
 					s->ctr.delivered += m->nrec;
-					msg_free(m);
+					msg_free(s, m);
 				} else if (s->fd >= 0 && dp_spool_records(s->spool) == 0 &&
 					   s->count < s->win_cap) {
 					win_push(s, m);
 				} else {
 					spool_msg(s, m);
-					msg_free(m);
+					msg_free(s, m);
 				}
 			}
 		}
@@ -417,12 +425,12 @@ static void *sender_main(void *arg)
 		while (s->fd >= 0 && s->count < s->win_cap && dp_spool_records(s->spool)) {
 			void *obj;
 			uint32_t len, nrec;
-			if (rte_mempool_get(dp_g.msg_pool, &obj) < 0)
+			if (rte_mempool_generic_get(dp_g.msg_pool, &obj, 1, s->mcache) < 0)
 				break;
 			struct dp_msg *m = obj;
 			int r = dp_spool_peek(s->spool, m->data, dp_g.msg_cap, &len, &nrec);
 			if (r != 1) {
-				msg_free(m);
+				msg_free(s, m);
 				break;
 			}
 			dp_spool_pop(s->spool);
@@ -477,7 +485,7 @@ static void *sender_main(void *arg)
 				struct dp_msg *m = objs[i];
 				s->ctr.dequeued += m->nrec;
 				spool_msg(s, m);
-				msg_free(m);
+				msg_free(s, m);
 			}
 	}
 	while (s->count) {
@@ -486,7 +494,7 @@ static void *sender_main(void *arg)
 		spool_msg(s, m);
 		s->head = (s->head + 1) % s->win_cap;
 		s->count--;
-		msg_free(m);
+		msg_free(s, m);
 	}
 	s->sent = 0;
 	if (s->fd >= 0) {
@@ -501,6 +509,8 @@ static void *sender_main(void *arg)
 	s->ctr.spool_bytes = dp_spool_bytes(s->spool);
 	dp_spool_close(s->spool);
 	s->spool = NULL;
+	if (s->mcache) /* every message back in the pool */
+		rte_mempool_cache_flush(s->mcache, dp_g.msg_pool);
 	atomic_store(&s->sreq.live, false); /* counters final from here */
 	return NULL;
 }
@@ -544,6 +554,8 @@ int dp_sender_start(uint32_t slot, const struct dp_cfg_slave *sl)
 	s->backoff_ms = 100;
 	s->win_cap = dp_g.cfg->senders.window;
 	s->win = calloc(s->win_cap, sizeof(*s->win));
+	/* without one (no memory) msg_free() puts straight to the ring */
+	s->mcache = rte_mempool_cache_create(DP_SENDER_CACHE, SOCKET_ID_ANY);
 	if (getrandom(&s->session_id, sizeof(s->session_id), 0) != sizeof(s->session_id))
 		s->session_id = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	if (mkdir(dp_g.cfg->spool.dir, 0750) < 0 && errno != EEXIST) {
@@ -590,6 +602,7 @@ fail:
 	}
 	dp_spool_close(s->spool);
 	free(s->win);
+	rte_mempool_cache_free(s->mcache);
 	free(s);
 	dp_g.slots[slot].snd = NULL;
 	dp_g.slots[slot].sctr = NULL;
@@ -610,6 +623,8 @@ static void sender_finish(uint32_t slot, int which, uint32_t timeout_ms)
 	}
 	free(s->win);
 	s->win = NULL;
+	rte_mempool_cache_free(s->mcache); /* flushed by the thread */
+	s->mcache = NULL;
 	senders[slot] = NULL;
 	/* the struct stays allocated: its counters keep counting in stats */
 	unsigned i = atomic_load(&dp_nretired);
