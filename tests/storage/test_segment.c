@@ -318,6 +318,20 @@ static int blk_id_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* One block as blk_id: what the readers return. */
+static void blk_ident(struct st_reader *r, const struct st_block *b, struct blk_id *id)
+{
+	struct st_cols c;
+	assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS), &c), 0);
+	memset(id, 0, sizeof(*id));
+	snprintf(id->path, sizeof(id->path), "%s", st_block_segment(b));
+	id->first_min = st_block_zone(b)->first_min;
+	id->last_max = st_block_zone(b)->last_max;
+	id->rows = c.n;
+	for (uint32_t i = 0; i < c.n; i++)
+		id->sum_last += ((const uint64_t *)c.col[ST_COL_LAST_MS])[i];
+}
+
 /* Blocks of partition part/np: appended to ids; returns corrupt blocks. */
 static uint64_t read_part(const char *dir, unsigned part, unsigned np, struct blk_id *ids,
 			  size_t *nids)
@@ -325,56 +339,40 @@ static uint64_t read_part(const char *dir, unsigned part, unsigned np, struct bl
 	struct st_reader *r = st_reader_open_part(dir, 0, UINT64_MAX, part, np);
 	assert_non_null(r);
 	const struct st_block *b;
-	while (st_reader_next(r, &b) == 1) {
-		struct st_cols c;
-		assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS), &c), 0);
-		struct blk_id *id = &ids[(*nids)++];
-		memset(id, 0, sizeof(*id));
-		snprintf(id->path, sizeof(id->path), "%s", st_block_segment(b));
-		id->first_min = st_block_zone(b)->first_min;
-		id->last_max = st_block_zone(b)->last_max;
-		id->rows = c.n;
-		for (uint32_t i = 0; i < c.n; i++)
-			id->sum_last += ((const uint64_t *)c.col[ST_COL_LAST_MS])[i];
-	}
+	while (st_reader_next(r, &b) == 1)
+		blk_ident(r, b, &ids[(*nids)++]);
 	struct st_reader_stats rs;
 	st_reader_stats(r, &rs);
 	st_reader_close(r);
 	return rs.blocks_corrupt;
 }
 
-/* Partitioned readers: together they return every block exactly once
- * (sealed segments through the footer index, open ones by walking), and
- * a corrupt block is counted once, by its owner. */
-static void test_partitions(void **state)
+/* got[0..n) (any order; sorted here) are exactly the blocks all[0..nall)
+ * (sorted). */
+static void same_blocks(const struct blk_id *all, size_t nall, struct blk_id *got, size_t n)
 {
-	(void)state;
-	char *dir = tmpdir_make();
+	assert_int_equal(n, nall);
+	qsort(got, n, sizeof(*got), blk_id_cmp);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(blk_id_cmp(&all[i], &got[i]), 0);
+}
+
+/* A store of 15 blocks of 500 rows: a sealed segment of ten, an open one
+ * of five (the store stays open: the caller closes it). */
+static struct st_store *two_segments(const char *dir)
+{
 	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 500, NULL);
 	feed(s, NULL, 5000, T0 + 1, 0);
 	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* first window sealed */
 	feed(s, NULL, 2500, T0 + WIN + 2, 0);
 	assert_int_equal(st_store_commit(s, T0 + WIN + 3), 0); /* second still open */
-	static struct blk_id all[64], parts[64];
-	size_t nall = 0;
-	assert_int_equal(read_part(dir, 0, 1, all, &nall), 0);
-	assert_int_equal(nall, 15);
-	qsort(all, nall, sizeof(*all), blk_id_cmp);
-	for (unsigned np = 2; np <= 4; np++) {
-		size_t n = 0;
-		for (unsigned p = 0; p < np; p++) {
-			size_t before = n;
-			assert_int_equal(read_part(dir, p, np, parts, &n), 0);
-			assert_true(n - before <= 15 / np + 2); /* spread, not all on one */
-		}
-		assert_int_equal(n, nall);
-		qsort(parts, n, sizeof(*parts), blk_id_cmp);
-		for (size_t i = 0; i < n; i++)
-			assert_int_equal(blk_id_cmp(&all[i], &parts[i]), 0);
-	}
-	st_store_close(s);
-	/* damage one block of the sealed segment: every partition still reads,
-	 * and the damage is counted exactly once over the partitions */
+	return s;
+}
+
+/* Flip one bit inside the second block of the store's first (sealed)
+ * segment. */
+static void damage_second_block(const char *dir)
+{
 	struct seg_file *f;
 	size_t nf;
 	assert_int_equal(seg_list(dir, &f, &nf), 0);
@@ -388,6 +386,34 @@ static void test_partitions(void **state)
 	assert_int_equal(pwrite(fd, &c, 1, (off_t)b2 + 300), 1);
 	close(fd);
 	seg_list_free(f, nf);
+}
+
+/* Partitioned readers: together they return every block exactly once
+ * (sealed segments through the footer index, open ones by walking), and
+ * a corrupt block is counted once, by its owner. */
+static void test_partitions(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make();
+	struct st_store *s = two_segments(dir);
+	static struct blk_id all[64], parts[64];
+	size_t nall = 0;
+	assert_int_equal(read_part(dir, 0, 1, all, &nall), 0);
+	assert_int_equal(nall, 15);
+	qsort(all, nall, sizeof(*all), blk_id_cmp);
+	for (unsigned np = 2; np <= 4; np++) {
+		size_t n = 0;
+		for (unsigned p = 0; p < np; p++) {
+			size_t before = n;
+			assert_int_equal(read_part(dir, p, np, parts, &n), 0);
+			assert_true(n - before <= 15 / np + 2); /* spread, not all on one */
+		}
+		same_blocks(all, nall, parts, n);
+	}
+	st_store_close(s);
+	/* damage one block of the sealed segment: every partition still reads,
+	 * and the damage is counted exactly once over the partitions */
+	damage_second_block(dir);
 	for (unsigned np = 1; np <= 3; np++) {
 		size_t n = 0;
 		uint64_t bad = 0;
@@ -398,20 +424,6 @@ static void test_partitions(void **state)
 	}
 	assert_null(st_reader_open_part(dir, 0, UINT64_MAX, 2, 2));
 	tmpdir_rm(dir);
-}
-
-/* One block as blk_id: what read_part() records. */
-static void blk_ident(struct st_reader *r, const struct st_block *b, struct blk_id *id)
-{
-	struct st_cols c;
-	assert_int_equal(st_reader_decode(r, b, ST_COL_BIT(ST_COL_LAST_MS), &c), 0);
-	memset(id, 0, sizeof(*id));
-	snprintf(id->path, sizeof(id->path), "%s", st_block_segment(b));
-	id->first_min = st_block_zone(b)->first_min;
-	id->last_max = st_block_zone(b)->last_max;
-	id->rows = c.n;
-	for (uint32_t i = 0; i < c.n; i++)
-		id->sum_last += ((const uint64_t *)c.col[ST_COL_LAST_MS])[i];
 }
 
 /* nr readers on one share, stepped in turn: reader i moves on only when
@@ -481,11 +493,7 @@ static void test_shared(void **state)
 {
 	(void)state;
 	char *dir = tmpdir_make();
-	struct st_store *s = open_store(dir, ST_CODEC_LZ4, 500, NULL);
-	feed(s, NULL, 5000, T0 + 1, 0);
-	assert_int_equal(st_store_commit(s, T0 + WIN + 1), 0); /* first window sealed */
-	feed(s, NULL, 2500, T0 + WIN + 2, 0);
-	assert_int_equal(st_store_commit(s, T0 + WIN + 3), 0); /* second still open */
+	struct st_store *s = two_segments(dir);
 	static struct blk_id all[64], got[64];
 	size_t nall = 0, per[4];
 	assert_int_equal(read_part(dir, 0, 1, all, &nall), 0);
@@ -495,10 +503,7 @@ static void test_shared(void **state)
 		for (int greedy = 0; greedy < 2; greedy++) {
 			size_t n = 0;
 			assert_int_equal(read_shared(dir, nr, greedy, got, &n, per), 0);
-			assert_int_equal(n, nall);
-			qsort(got, n, sizeof(*got), blk_id_cmp);
-			for (size_t i = 0; i < n; i++)
-				assert_int_equal(blk_id_cmp(&all[i], &got[i]), 0);
+			same_blocks(all, nall, got, n);
 			/* in turn: spread; the one that drains first: all of them */
 			for (unsigned i = 0; i < nr; i++)
 				assert_true(greedy ? per[i] == (i ? 0 : nall) : per[i] <= nall / nr + 2);
@@ -519,25 +524,11 @@ static void test_shared(void **state)
 			n += a[i].n;
 		}
 		st_share_free(sh);
-		assert_int_equal(n, nall);
-		qsort(got, n, sizeof(*got), blk_id_cmp);
-		for (size_t i = 0; i < n; i++)
-			assert_int_equal(blk_id_cmp(&all[i], &got[i]), 0);
+		same_blocks(all, nall, got, n);
 	}
 	st_store_close(s);
 	/* one damaged block of the sealed segment: counted once, the rest read */
-	struct seg_file *f;
-	size_t nf;
-	assert_int_equal(seg_list(dir, &f, &nf), 0);
-	int fd = open(f[0].path, O_RDWR);
-	uint8_t h[16], c;
-	assert_int_equal(pread(fd, h, 16, SEG_HDR_LEN), 16);
-	uint64_t b2 = SEG_HDR_LEN + le32_ld(h + 8);
-	assert_int_equal(pread(fd, &c, 1, (off_t)b2 + 300), 1);
-	c ^= 0x01;
-	assert_int_equal(pwrite(fd, &c, 1, (off_t)b2 + 300), 1);
-	close(fd);
-	seg_list_free(f, nf);
+	damage_second_block(dir);
 	for (unsigned nr = 1; nr <= 3; nr++) {
 		size_t n = 0;
 		assert_int_equal(read_shared(dir, nr, false, got, &n, per), 1);
