@@ -252,9 +252,6 @@ static int list_flatten(struct q_result *r)
 	return 0;
 }
 
-/* Room for n more rows at the end (growing by doubling, capped at the
- * limit), zeroed when asked: a caller that fills only the columns it
- * carries needs the rest zero. */
 /* Fresh memory about to be written through: its pages in one call rather
  * than a fault each, a third cheaper; small ranges are left to fault
  * (kernels before 5.14 say EINVAL: faults, as before). */
@@ -266,6 +263,9 @@ static void q_populate(void *p, size_t len)
 	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 }
 
+/* Room for n more rows at the end (growing by doubling, capped at the
+ * limit), zeroed when asked: a caller that fills only the columns it
+ * carries needs the rest zero. */
 struct flow_rec *q_list_reserve(struct q_result *r, size_t n, bool zero)
 {
 	if (r->ord && list_flatten(r))
