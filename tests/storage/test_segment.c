@@ -1980,6 +1980,22 @@ static uint8_t *chunk_last(const uint8_t *blk, uint32_t *len, unsigned col, uint
 	return exact;
 }
 
+/* Decoded rows 0..ns of column col in c (of a block of n rows) hold
+ * want[sel[j]] (want[j] without a selection); what names the check. */
+static void same_col(const struct st_cols *c, unsigned col, uint32_t n, const uint32_t *sel,
+		     uint32_t ns, const uint64_t *want, const char *what)
+{
+	unsigned sz = st_col_size(col);
+	for (uint32_t j = 0; j < ns; j++) {
+		uint32_t i = sel ? sel[j] : j;
+		uint64_t v = 0;
+		memcpy(&v, (const uint8_t *)c->col[col] + (size_t)j * sz, sz);
+		if (v != want[i])
+			fail_msg("%s n %u %srow %u: %llu, want %llu", st_col_name(col), n, what, i,
+				 (unsigned long long)v, (unsigned long long)want[i]);
+	}
+}
+
 /* Column col of block blk decoded whole and at a random selection (and at
  * every row): 0 and the values want[] (u64, or u16 for ports), or the
  * error of the whole decode, which selecting every row must give as well
@@ -1992,16 +2008,9 @@ static int check_col_x(const uint8_t *blk, uint32_t len, uint32_t n, unsigned co
 	struct blk_dec *d = blk_dec_new();
 	struct st_cols c;
 	uint32_t m = ST_COL_BIT(col);
-	unsigned sz = st_col_size(col);
 	int rc = blk_decode(d, &b, m, &c);
 	if (!rc)
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t v = 0;
-			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)i * sz, sz);
-			if (v != want[i])
-				fail_msg("%s n %u row %u: %llu, want %llu", st_col_name(col), n, i,
-					 (unsigned long long)v, (unsigned long long)want[i]);
-		}
+		same_col(&c, col, n, NULL, n, want, "");
 	for (unsigned pass = 0; pass < 2; pass++) {
 		uint32_t ns = 0;
 		for (uint32_t i = 0; i < n; i++)
@@ -2015,13 +2024,8 @@ static int check_col_x(const uint8_t *blk, uint32_t len, uint32_t n, unsigned co
 		if (r2)
 			continue;
 		assert_int_equal(c.n, ns);
-		for (uint32_t j = 0; j < ns; j++) {
-			uint64_t v = 0;
-			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)j * sz, sz);
-			if (!rc && v != want[sel[j]])
-				fail_msg("%s n %u sel row %u: %llu, want %llu", st_col_name(col), n,
-					 sel[j], (unsigned long long)v, (unsigned long long)want[sel[j]]);
-		}
+		if (!rc)
+			same_col(&c, col, n, sel, ns, want, "sel ");
 	}
 	blk_dec_free(d);
 	return rc;
@@ -2194,6 +2198,35 @@ static void test_packed_ints(void **state)
 	free(ch.p);
 }
 
+/* Remainder width of an ENC_PERPKT row of divisor d (>= 1): the bits of
+ * d - 1. */
+static unsigned pp_rbits(uint64_t d)
+{
+	unsigned rb = 0;
+	while (rb < 64 && (d - 1) >> rb)
+		rb++;
+	return rb;
+}
+
+/* An ENC_PERPKT chunk into c: base qmn, quotients q[0..n) at qb bits, and
+ * remainders r[0..n) each at the width of its row's divisor (pk[i], 0
+ * read as 1). */
+static void pp_chunk(struct pchunk *c, const uint64_t *pk, const uint64_t *q, const uint64_t *r,
+		     uint32_t n, unsigned qb, uint64_t qmn)
+{
+	pc_init(c);
+	pc_u64(c, qmn);
+	pc_u8(c, (uint8_t)qb);
+	pc_begin(c);
+	for (uint32_t i = 0; i < n; i++)
+		pc_bits(c, q[i], qb);
+	pc_end(c);
+	pc_begin(c);
+	for (uint32_t i = 0; i < n; i++)
+		pc_bits(c, r[i], pp_rbits(pk[i] ? pk[i] : 1));
+	pc_end(c);
+}
+
 /* ENC_PERPKT: packet counts of every kind (0 = divisor 1, 1, 2^32 - 1,
  * powers of two and their neighbours), quotients at every width,
  * remainders often at their maximum d - 1; then the faults. */
@@ -2225,28 +2258,17 @@ static void test_perpkt(void **state)
 				pc_u64(&pch, pk[i]);
 			}
 			uint64_t qmn = rnd(&x) >> (qb % 2 ? 50 : 8);
-			pc_init(&ch);
-			pc_u64(&ch, qmn);
-			pc_u8(&ch, (uint8_t)qb);
-			pc_begin(&ch);
-			static uint64_t q[ST_BLOCK_ROWS_MAX];
-			for (uint32_t i = 0; i < n; i++) {
+			static uint64_t q[ST_BLOCK_ROWS_MAX], rem[ST_BLOCK_ROWS_MAX];
+			for (uint32_t i = 0; i < n; i++)
 				q[i] = rnd_w(&x, qb);
-				pc_bits(&ch, q[i], qb);
-			}
-			pc_end(&ch);
-			pc_begin(&ch);
 			for (uint32_t i = 0; i < n; i++) {
-				uint64_t d = pk[i] ? pk[i] : 1, r = rnd(&x) % d;
+				uint64_t d = pk[i] ? pk[i] : 1;
+				rem[i] = rnd(&x) % d;
 				if (rnd(&x) % 3 == 0)
-					r = d - 1;
-				unsigned rb = 0;
-				while (rb < 64 && (d - 1) >> rb)
-					rb++;
-				pc_bits(&ch, r, rb);
-				want[i] = (qmn + q[i]) * d + r;
+					rem[i] = d - 1;
+				want[i] = (qmn + q[i]) * d + rem[i];
 			}
-			pc_end(&ch);
+			pp_chunk(&ch, pk, q, rem, n, qb, qmn);
 			uint32_t len = len0;
 			uint8_t *b1 = chunk_last(base, &len, ST_COL_PACKETS, ENC_RAW, 8, &pch);
 			uint8_t *b = chunk_last(b1, &len, ST_COL_BYTES, ENC_PERPKT, 8, &ch);
@@ -2260,33 +2282,25 @@ static void test_perpkt(void **state)
 			for (unsigned f = 0; f < 4; f++) {
 				uint32_t row = (uint32_t)(rnd(&x) % n);
 				struct pchunk c2 = { 0 };
-				pc_init(&c2);
+				static uint64_t pk2[ST_BLOCK_ROWS_MAX];
 				pc_init(&pch);
-				for (uint32_t i = 0; i < n; i++)
-					pc_u64(&pch, f == 1 && i == row ? 1ull << 32 : pk[i]);
-				pc_u64(&c2, qmn);
-				pc_u8(&c2, (uint8_t)qb);
-				pc_begin(&c2);
-				for (uint32_t i = 0; i < n; i++)
-					pc_bits(&c2, q[i], qb);
-				pc_end(&c2);
-				pc_begin(&c2);
+				for (uint32_t i = 0; i < n; i++) {
+					pk2[i] = f == 1 && i == row ? 1ull << 32 : pk[i];
+					pc_u64(&pch, pk2[i]);
+				}
 				bool wrote = false;
 				for (uint32_t i = 0; i < n; i++) {
-					uint64_t p = f == 1 && i == row ? 1ull << 32 : pk[i];
-					uint64_t d = p ? p : 1, r = 0;
-					unsigned rb = 0;
-					while (rb < 64 && (d - 1) >> rb)
-						rb++;
+					uint64_t d = pk2[i] ? pk2[i] : 1;
+					unsigned rb = pp_rbits(d);
+					rem[i] = 0;
 					/* d = 1 has no remainder bits: put the fault on a
 					 * row with some */
 					if (f == 0 && !wrote && i >= row && rb) {
-						r = (1ull << rb) - 1 >= d ? d : (1ull << rb) - 1;
-						wrote = r >= d;
+						rem[i] = (1ull << rb) - 1 >= d ? d : (1ull << rb) - 1;
+						wrote = rem[i] >= d;
 					}
-					pc_bits(&c2, r, rb);
 				}
-				pc_end(&c2);
+				pp_chunk(&c2, pk2, q, rem, n, qb, qmn);
 				if (f == 2)
 					c2.len++;
 				/* no remainder bytes to drop; every divisor past row
@@ -2364,16 +2378,9 @@ static void check_sel(const uint8_t *blk, uint32_t len, uint32_t n, unsigned col
 	struct blk_dec *d = blk_dec_new();
 	struct st_cols c;
 	uint32_t m = ST_COL_BIT(col);
-	unsigned sz = st_col_size(col);
 	assert_int_equal(blk_decode(d, &b, m, &c), rc0);
 	if (!rc0)
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t v = 0;
-			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)i * sz, sz);
-			if (v != want[i])
-				fail_msg("%s n %u row %u: %llu, want %llu", st_col_name(col), n, i,
-					 (unsigned long long)v, (unsigned long long)want[i]);
-		}
+		same_col(&c, col, n, NULL, n, want, "");
 	for (unsigned pat = 0; pat < SEL_PATS; pat++) {
 		uint32_t ns = sel_pattern(pat, n, x, sel);
 		int r2 = blk_decode_rows(d, &b, m, 0, sel, ns, &c);
@@ -2384,14 +2391,9 @@ static void check_sel(const uint8_t *blk, uint32_t len, uint32_t n, unsigned col
 		if (r2)
 			continue;
 		assert_int_equal(c.n, ns);
-		for (uint32_t j = 0; j < ns; j++) {
-			uint64_t v = 0;
-			memcpy(&v, (const uint8_t *)c.col[col] + (size_t)j * sz, sz);
-			if (v != want[sel[j]])
-				fail_msg("%s n %u pattern %u row %u: %llu, want %llu", st_col_name(col), n,
-					 pat, sel[j], (unsigned long long)v,
-					 (unsigned long long)want[sel[j]]);
-		}
+		char what[32];
+		snprintf(what, sizeof(what), "pattern %u ", pat);
+		same_col(&c, col, n, sel, ns, want, what);
 	}
 	blk_dec_free(d);
 }
@@ -2498,6 +2500,20 @@ static void test_maxdelta_prefix(void **state)
 	free(ch.p);
 }
 
+/* An ENC_PDICT chunk's start into c: the code width b and nd random
+ * dictionary values (also into dv). */
+static void pd_head(struct pchunk *c, unsigned b, uint32_t nd, uint16_t *dv, uint64_t *x)
+{
+	pc_init(c);
+	pc_u8(c, (uint8_t)b);
+	pc_u32(c, nd);
+	for (uint32_t j = 0; j < nd; j++) {
+		dv[j] = (uint16_t)rnd(x);
+		le16_st(c->p + c->len, dv[j]);
+		c->len += 2;
+	}
+}
+
 /* The rank of each exception among the code-0 rows decides which value it
  * gets: a chunk that names fewer exceptions than it has zero codes decodes
  * the rows ranked below the count and rejects the others, so a rank one
@@ -2545,14 +2561,7 @@ static void test_pdict_sel(void **state)
 					if (f && !nz)
 						continue;
 					uint64_t mn = rnd(&x) % (65536 - (1u << eb) + 1);
-					pc_init(&ch);
-					pc_u8(&ch, (uint8_t)b);
-					pc_u32(&ch, nd);
-					for (uint32_t j = 0; j < nd; j++) {
-						dv[j] = (uint16_t)rnd(&x);
-						le16_st(ch.p + ch.len, dv[j]);
-						ch.len += 2;
-					}
+					pd_head(&ch, b, nd, dv, &x);
 					pc_begin(&ch);
 					for (uint32_t i = 0; i < n; i++)
 						pc_bits(&ch, code[i], b);
@@ -2729,26 +2738,15 @@ static void test_perpkt_sel(void **state)
 				pc_u64(&pch, pk[i]);
 			}
 			uint64_t qmn = rnd(&x) >> 40;
-			pc_init(&ch);
-			pc_u64(&ch, qmn);
-			pc_u8(&ch, (uint8_t)qb);
-			pc_begin(&ch);
-			static uint64_t q[ST_BLOCK_ROWS_MAX];
-			for (uint32_t i = 0; i < n; i++) {
+			static uint64_t q[ST_BLOCK_ROWS_MAX], rem[ST_BLOCK_ROWS_MAX];
+			for (uint32_t i = 0; i < n; i++)
 				q[i] = rnd_w(&x, qb);
-				pc_bits(&ch, q[i], qb);
-			}
-			pc_end(&ch);
-			pc_begin(&ch);
 			for (uint32_t i = 0; i < n; i++) {
-				uint64_t d = pk[i] ? pk[i] : 1, r = rnd(&x) % 2 ? d - 1 : rnd(&x) % d;
-				unsigned rb = 0;
-				while (rb < 32 && ((d - 1) & 0xffffffff) >> rb)
-					rb++;
-				pc_bits(&ch, r, rb);
-				want[i] = (qmn + q[i]) * d + r;
+				uint64_t d = pk[i] ? pk[i] : 1;
+				rem[i] = rnd(&x) % 2 ? d - 1 : rnd(&x) % d;
+				want[i] = (qmn + q[i]) * d + rem[i];
 			}
-			pc_end(&ch);
+			pp_chunk(&ch, pk, q, rem, n, qb, qmn);
 			if (f == 2)
 				ch.len++;
 			if (f == 3) {
@@ -2792,14 +2790,7 @@ static void test_pdict(void **state)
 					uint64_t mn = eb >= 16 ? 0 : rnd(&x) % (65536 - (1u << eb) + 1);
 					if (eb > 16)
 						mn = 0;
-					pc_init(&ch);
-					pc_u8(&ch, (uint8_t)b);
-					pc_u32(&ch, nd);
-					for (uint32_t j = 0; j < nd; j++) {
-						dv[j] = (uint16_t)rnd(&x);
-						le16_st(ch.p + ch.len, dv[j]);
-						ch.len += 2;
-					}
+					pd_head(&ch, b, nd, dv, &x);
 					pc_begin(&ch);
 					for (uint32_t i = 0; i < n; i++) {
 						code[i] = rnd(&x) % 100 < pct ? 0 : (uint16_t)(1 + rnd(&x) % nd);
