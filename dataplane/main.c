@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "dp.h"
+#include "util/mem.h"
 
 _Static_assert(DP_MBUF_DATA_ROOM_DEFAULT == RTE_MBUF_DEFAULT_BUF_SIZE,
 	       "mbuf_data_room default is DPDK's default mbuf size");
@@ -217,12 +217,10 @@ static void populate_chunk(struct rte_mempool *mp, void *arg, struct rte_mempool
 	(void)mp;
 	(void)arg;
 	(void)idx;
-	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)mh->addr & ~(pg - 1);
-	uintptr_t hi = ((uintptr_t)mh->addr + mh->len + pg - 1) & ~(pg - 1);
-	if (madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0)
+	if (mem_populate(mh->addr, mh->len) == 0)
 		return;
 	/* kernels before 5.14: one write per page, of the byte already there */
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	for (uintptr_t a = (uintptr_t)mh->addr; a < (uintptr_t)mh->addr + mh->len; a += pg) {
 		volatile uint8_t *b = (volatile uint8_t *)a;
 		*b = *b;

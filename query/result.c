@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "query_int.h"
 #include "util/addr.h"
 #include "util/hash.h"
+#include "util/mem.h"
 
 /* ------------------------------------------------------------ group table */
 
@@ -257,10 +257,8 @@ static int list_flatten(struct q_result *r)
  * (kernels before 5.14 say EINVAL: faults, as before). */
 static void q_populate(void *p, size_t len)
 {
-	if (!p || len < (64u << 10))
-		return;
-	uintptr_t lo = (uintptr_t)p & ~(uintptr_t)4095, hi = ((uintptr_t)p + len + 4095) & ~(uintptr_t)4095;
-	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+	if (p && len >= (64u << 10))
+		(void)mem_populate(p, len);
 }
 
 /* Room for n more rows at the end (growing by doubling, capped at the
