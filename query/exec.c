@@ -45,7 +45,7 @@ struct worker {
 	const struct q_query *q;
 	const char *dir;
 	struct st_share *share;
-	unsigned w, nw;
+	unsigned w; /* its number: worker 0 reports per-segment counts */
 	struct q_result *part;
 	struct q_stats st;
 	int rc;
@@ -667,7 +667,7 @@ int q_run(const struct q_query *q, const char *dir, struct q_result *r, struct q
 	int rc = 0;
 	unsigned started = 0;
 	for (unsigned i = 0; i < nw; i++) {
-		wk[i] = (struct worker){ .q = q, .dir = dir, .share = share, .w = i, .nw = nw };
+		wk[i] = (struct worker){ .q = q, .dir = dir, .share = share, .w = i };
 		/* worker 0 fills the caller's result, unless that is a listing
 		 * with rows already (from another store): those stay a sorted
 		 * run of their own */
