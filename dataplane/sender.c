@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ enum ackstate { ACK_UNKNOWN = 0, ACK_YES, ACK_NO };
 
 #define HELLO_TID 400
 #define CTL_CAP 4096
+#define SEND_IOV 16 /* messages per sendmsg() */
 
 struct dp_sender {
 	struct dp_sender_ctr ctr; /* first: cache aligned, read by stats */
@@ -335,32 +337,53 @@ static int pump(struct dp_sender *s, uint64_t now)
 		s->ctl_off += (uint32_t)n;
 		work = 1;
 	}
+	/* Up to SEND_IOV messages per sendmsg(): over loopback or a fast
+	 * link one 16 KiB message per call cost a TCP segment, its receive
+	 * processing and often a wake-up of the slave each. Each message is
+	 * stamped (sequence number, export time) when its first byte is
+	 * about to go; one cut short by a full socket buffer keeps its
+	 * stamp, the ones behind it are stamped again next time. */
+	const uint32_t export_s = (uint32_t)time(NULL);
 	while (s->sent < s->count) {
-		struct dp_msg *m = s->win[(s->head + s->sent) % s->win_cap];
-		if (s->partial == 0) {
-			be32_store(m->data + 8, s->seq);
-			be32_store(m->data + 4, (uint32_t)time(NULL));
+		struct iovec iov[SEND_IOV];
+		uint32_t k = 0, seq = s->seq;
+		while (k < SEND_IOV && s->sent + k < s->count) {
+			struct dp_msg *m = s->win[(s->head + s->sent + k) % s->win_cap];
+			uint32_t off = k ? 0 : s->partial;
+			if (off == 0) {
+				be32_store(m->data + 8, seq);
+				be32_store(m->data + 4, export_s);
+			}
+			seq += m->nrec;
+			iov[k].iov_base = m->data + off;
+			iov[k].iov_len = m->len - off;
+			k++;
 		}
-		ssize_t n = send(s->fd, m->data + s->partial, m->len - s->partial,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
+		ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				disconnect(s);
 			return work;
 		}
 		work = 1;
-		s->partial += (uint32_t)n;
-		if (s->partial < m->len)
-			continue;
-		s->partial = 0;
-		s->sent++;
-		s->seq += m->nrec;
-		s->ctr.sent += m->nrec;
-		s->ctr.msgs_sent++;
-		if (!s->first_write_ms)
-			s->first_write_ms = now;
-		if (s->ackstate == ACK_NO)
-			win_release_head(s);
+		for (uint32_t i = 0; i < k && n > 0; i++) {
+			struct dp_msg *m = s->win[(s->head + s->sent) % s->win_cap];
+			if ((size_t)n < iov[i].iov_len) {
+				s->partial += (uint32_t)n;
+				return work; /* the socket buffer is full */
+			}
+			n -= (ssize_t)iov[i].iov_len;
+			s->partial = 0;
+			s->sent++;
+			s->seq += m->nrec;
+			s->ctr.sent += m->nrec;
+			s->ctr.msgs_sent++;
+			if (!s->first_write_ms)
+				s->first_write_ms = now;
+			if (s->ackstate == ACK_NO)
+				win_release_head(s);
+		}
 	}
 	return work;
 }
