@@ -322,6 +322,7 @@ struct dp_sender_ctr {
 	uint64_t disconnects;
 	uint64_t drops[DP_REC_DROP_MAX]; /* spool_full, spool_error */
 	uint64_t dedup_acks;
+	uint64_t socket_full; /* writes that found the socket buffer full */
 	uint32_t connected;
 	uint32_t acking; /* 1: slave sends FDAK frames */
 } cache_aligned;

@@ -362,7 +362,9 @@ static int pump(struct dp_sender *s, uint64_t now)
 		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
 		ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				s->ctr.socket_full++;
+			else if (errno != EINTR)
 				disconnect(s);
 			return work;
 		}
@@ -371,6 +373,7 @@ static int pump(struct dp_sender *s, uint64_t now)
 			struct dp_msg *m = s->win[(s->head + s->sent) % s->win_cap];
 			if ((size_t)n < iov[i].iov_len) {
 				s->partial += (uint32_t)n;
+				s->ctr.socket_full++;
 				return work; /* the socket buffer is full */
 			}
 			n -= (ssize_t)iov[i].iov_len;

@@ -269,6 +269,7 @@ char *dp_stats_prometheus(size_t *len)
 		S("records_unacked", c->window);
 		S("messages_sent_total", c->msgs_sent);
 		S("messages_resent_total", c->resent_msgs);
+		S("socket_full_total", c->socket_full);
 		S("connects_total", c->connects);
 		S("disconnects_total", c->disconnects);
 		S("connected", c->connected);

@@ -89,8 +89,9 @@ def pmd(name):
 
 
 class Slaves:
-    def __init__(self, tmp, n=3, ack=True, ns=None, commit_ms=10):
+    def __init__(self, tmp, n=3, ack=True, ns=None, commit_ms=10, extra=()):
         self.tmp, self.ack, self.ns, self.commit_ms = tmp, ack, ns, commit_ms
+        self.extra = list(extra)
         self.ports = [free_port() for _ in range(n)]
         self.names = ["s%d" % (i + 1) for i in range(n)]
         self.procs = [None] * n
@@ -102,7 +103,7 @@ class Slaves:
         cmd = [sys.executable, SINK, "--port", str(self.ports[i]), "--log", self.log(i)]
         if self.ack:
             cmd.append("--ack")
-        cmd += ["--commit-ms", str(self.commit_ms)]
+        cmd += ["--commit-ms", str(self.commit_ms)] + self.extra
         self.procs[i] = start(cmd, ns=self.ns)
 
     def start_all(self):
@@ -119,7 +120,7 @@ class Slaves:
         """Per slave: records, per-exporter counts, conversation keys."""
         out = []
         for i in range(len(self.ports)):
-            recs, exps, keys, msgs = 0, {}, set(), 0
+            recs, exps, keys, msgs, seq_err = 0, {}, set(), 0, 0
             if os.path.exists(self.log(i)):
                 for line in open(self.log(i)):
                     try:
@@ -128,10 +129,12 @@ class Slaves:
                         continue
                     msgs += 1
                     recs += m["r"]
+                    seq_err += m.get("q", 0)
                     for e, n in m["e"].items():
                         exps[e] = exps.get(e, 0) + n
                     keys.update(m["k"])
-            out.append({"records": recs, "exporters": exps, "keys": keys, "msgs": msgs})
+            out.append({"records": recs, "exporters": exps, "keys": keys, "msgs": msgs,
+                        "seq_errors": seq_err})
         return out
 
 
@@ -247,14 +250,18 @@ def check_conservation(st, expected_records, res, allow_dup=False):
         fail("not everything delivered")
     if got != dlv and not (allow_dup and got >= dlv):
         fail("slaves received %d records, dataplane says delivered %d" % (got, dlv))
+    bad = sum(r.get("seq_errors", 0) for r in res)
+    if bad:
+        fail("%d messages with an IPFIX sequence number that does not count the records "
+             "sent before them" % bad)
 
 
 # ---- scenarios ---------------------------------------------------------------
 
 def pcap_scenario(tmp, model, mk_args=(), extra_group="", ack=True, late=None, during=None,
-                  ctl=False, seconds=4, stats_port=0, extra_top=""):
+                  ctl=False, seconds=4, stats_port=0, extra_top="", sink_args=()):
     pcap, exp = mkpcap(tmp, *mk_args)
-    slaves = Slaves(tmp, ack=ack)
+    slaves = Slaves(tmp, ack=ack, extra=sink_args)
     if late is None:
         slaves.start_all()
     else:
@@ -696,6 +703,20 @@ def t_plain_slave(tmp):
     st, exp, res, _ = pcap_scenario(tmp, "round-robin", ["-e", "2", "-c", "2000"], ack=False)
     if any(v for k, v in st.items() if k.startswith("flowdelta_dp_slave_acking")):
         fail("a plain slave was taken for an acking one")
+
+
+def t_slow_slave(tmp):
+    """Slaves that take nothing for their first 2 s, through a small receive
+    buffer: the sender's multi-message writes come up short or find the
+    socket full, and carry on where they stopped. Every record arrives
+    once, every message's IPFIX sequence number counts the records before
+    it (sink.py), and the full socket was seen (socket_full_total)."""
+    st, exp, res, _ = pcap_scenario(tmp, "round-robin", ["-e", "4", "-c", "12000"], seconds=9,
+                                    ack=False, sink_args=["--stall", "2", "--rcvbuf", "8192"])
+    full = sum(v for k, v in st.items() if k.startswith("flowdelta_dp_slave_socket_full_total"))
+    print("writes that found a slave's socket buffer full: %d" % full)
+    if not full:
+        fail("no write found a socket full: the stalled slaves did not exercise it")
 
 
 def ctl_cmd(path, line):
@@ -1240,6 +1261,7 @@ SCEN = {
     "pcap-malformed": t_malformed,
     "pcap-late-slave": t_late_slave,
     "pcap-plain-slave": t_plain_slave,
+    "pcap-slow-slave": t_slow_slave,
     "pcap-spool-restart": t_spool_restart,
     "pcap-gen": t_gen,
     "pcap-idle-sleep": t_idle_sleep,

@@ -16,6 +16,7 @@ nothing back.
 Durable state is the --log file (JSON lines, one per accepted message); a
 restarted sink re-reads it, so a SIGKILL loses only what was never acked.
 Usage: sink.py --port P --log FILE [--ack] [--commit-ms MS] [--slow SECONDS_PER_MSG]
+             [--rcvbuf BYTES] [--stall SECONDS]
 """
 import argparse
 import json
@@ -50,6 +51,8 @@ class Conn:
         self.next_num = None
         self.want_ack = False
         self.unacked = False
+        self.seq_next = None  # RFC 7011 §3.1: data records sent before this message
+        self.seq_err = 0
 
     def feed(self, data):
         self.buf += data
@@ -66,6 +69,10 @@ class Conn:
     def message(self, msg):
         recs = []
         hello = None
+        seq = struct.unpack_from("!I", msg, 8)[0]
+        if self.seq_next is not None and seq != self.seq_next:
+            self.seq_err += 1
+        ndata = 0
         off = 16
         while off + 4 <= len(msg):
             sid, slen = struct.unpack_from("!HH", msg, off)
@@ -78,11 +85,13 @@ class Conn:
                 t = self.templates.get(sid)
                 if t is not None:
                     for r in self.parse_data(body, t):
+                        ndata += 1
                         if sid == 400:
                             hello = r
                         else:
                             recs.append(r)
             off += slen
+        self.seq_next = (seq + ndata) & 0xffffffff
         if hello is not None:
             self.session = hello.get((10, PEN_FD))
             self.next_num = hello.get((11, PEN_FD))
@@ -98,7 +107,8 @@ class Conn:
                 return
             self.sink.durable[self.session] = num + 1
             self.unacked = True
-        self.sink.accept(self.session, recs)
+        self.sink.accept(self.session, recs, self.seq_err)
+        self.seq_err = 0
 
     def parse_templates(self, body, options):
         off = 0
@@ -170,7 +180,7 @@ class Sink:
         self.pending = []
         self.last_sync = time.monotonic()
 
-    def accept(self, session, recs):
+    def accept(self, session, recs, seq_err=0):
         exps = {}
         keys = []
         for r in recs:
@@ -183,7 +193,7 @@ class Sink:
             e = "%s:%d" % (addr_text(r.get(IE_EXPORTER, b"\0" * 16)), r.get(IE_CPORT, 0))
             exps[e] = exps.get(e, 0) + 1
         n = self.durable.get(session, 1) - 1 if session is not None else None
-        self.pending.append(json.dumps({"s": session, "n": n, "r": len(recs), "e": exps, "k": keys}))
+        self.pending.append(json.dumps({"s": session, "n": n, "r": len(recs), "e": exps, "k": keys, "q": seq_err}))
         if self.slow:
             time.sleep(self.slow)
 
@@ -211,6 +221,10 @@ def main():
     ap.add_argument("--ack", action="store_true")
     ap.add_argument("--slow", type=float, default=0.0)
     ap.add_argument("--discard", action="store_true", help="bench: read and drop bytes")
+    ap.add_argument("--stall", type=float, default=0.0,
+                    help="accept and read nothing for this long after start")
+    ap.add_argument("--rcvbuf", type=int, default=0,
+                    help="SO_RCVBUF of accepted sockets (small: the sender's writes come up short)")
     ap.add_argument("--commit-ms", type=float, default=10.0,
                     help="group commit (fsync + ack) interval")
     args = ap.parse_args()
@@ -219,9 +233,13 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: stop.append(1))
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if args.rcvbuf:  # inherited by accepted sockets; set before listen() to bound the window
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
     ls.bind(("127.0.0.1", args.port))
     ls.listen(16)
     ls.setblocking(False)
+    if args.stall:  # connections wait in the backlog, their bytes in a small buffer
+        time.sleep(args.stall)
     sel = selectors.DefaultSelector()
     sel.register(ls, selectors.EVENT_READ, None)
     sink = Sink(args)
