@@ -535,8 +535,8 @@ struct blk_enc {
 	uint32_t *cnt;    /* ENC_PDICT: occurrences per 16-bit value */
 	uint32_t *rem;    /* ENC_PERPKT: remainders */
 	uint32_t hist[4096]; /* ENC_DICT_HOT: entries per count (HOT_CAP) */
-	uint32_t *stamp;  /* ENC_DEP: attempt that set each table entry */
-	uint32_t dep_gen;
+	uint32_t *first[2]; /* ENC_DEP: row where each parent entry first occurs */
+	bool first_ok[2];   /* first[p] is for the block being encoded */
 	struct buf sort6; /* ENC_DICT_MIX: IPv6 entries being sorted (2 x nd) */
 	uint32_t cnt6[12][2048]; /* ENC_DICT_MIX: radix histograms */
 };
@@ -561,8 +561,10 @@ struct blk_enc *blk_enc_new(enum st_codec codec, int level)
 	e->dep = malloc(ST_BLOCK_ROWS_MAX * sizeof(*e->dep));
 	e->cnt = malloc(65536 * sizeof(*e->cnt));
 	e->rem = malloc(ST_BLOCK_ROWS_MAX * sizeof(*e->rem));
-	e->stamp = calloc(ST_BLOCK_ROWS_MAX, sizeof(*e->stamp));
-	if (!e->pidx[0] || !e->pidx[1] || !e->dep || !e->cnt || !e->rem || !e->stamp) {
+	e->first[0] = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint32_t));
+	e->first[1] = malloc(ST_BLOCK_ROWS_MAX * sizeof(uint32_t));
+	if (!e->pidx[0] || !e->pidx[1] || !e->dep || !e->cnt || !e->rem || !e->first[0] ||
+	    !e->first[1]) {
 		blk_enc_free(e);
 		errno = ENOMEM;
 		return NULL;
@@ -598,7 +600,8 @@ void blk_enc_free(struct blk_enc *e)
 	free(e->dep);
 	free(e->cnt);
 	free(e->rem);
-	free(e->stamp);
+	free(e->first[0]);
+	free(e->first[1]);
 	free(e);
 }
 
@@ -1276,29 +1279,62 @@ static int enc_dict_any(struct blk_enc *e, enum st_col c, uint32_t n, unsigned w
  * a dictionary. Returns 0 with the chunk in e->raw, 1 when v is not a
  * function of the parent (the first row that contradicts stops the scan),
  * or -ENOMEM. */
+/* Every row's value equals the value at the first row of its parent entry:
+ * branch-free over chunks of 1024 rows, stopping after the first chunk that
+ * differs (most columns tried are not a function of the address). */
+#define DEP_CHECK(T, LD)                                                        \
+	do {                                                                    \
+		for (uint32_t i = 0; i < n; i += 1024) {                        \
+			uint32_t end = n - i < 1024 ? n : i + 1024;             \
+			T d = 0;                                                \
+			for (uint32_t j = i; j < end; j++)                      \
+				d |= LD(v + (size_t)j * sizeof(T)) ^            \
+				     LD(v + (size_t)first[pi[j]] * sizeof(T));  \
+			if (d)                                                  \
+				return 1;                                       \
+		}                                                               \
+	} while (0)
+#define LD1(p) (*(p))
+
+/* A little-endian value of w <= 8 bytes: the column widths without a
+ * call to memcpy (st_w stores one). */
+static inline uint64_t ld_w(const uint8_t *p, unsigned w)
+{
+	switch (w) {
+	case 1: return p[0];
+	case 2: return le16_ld(p);
+	case 4: return le32_ld(p);
+	case 8: return le64_ld(p);
+	}
+	uint8_t vb[8] = { 0 };
+	memcpy(vb, p, w);
+	return le64_ld(vb);
+}
+
+
 static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, unsigned p)
 {
 	uint32_t np = e->pnd[p];
 	const uint16_t *pi = e->pidx[p];
-	uint32_t *t = e->rem, *stamp = e->stamp;
-	/* entries of earlier attempts are stale by their stamp: no clearing
-	 * of the table, which most attempts abandon after a few rows */
-	if (++e->dep_gen == 0) {
-		memset(stamp, 0, ST_BLOCK_ROWS_MAX * sizeof(*stamp));
-		e->dep_gen = 1;
+	uint32_t *first = e->first[p];
+	/* Once per block and parent, shared by every column tried against
+	 * it: written backwards, an entry's last store is its first row. The
+	 * check below then has no stores and no branch per row. */
+	if (!e->first_ok[p]) {
+		for (uint32_t i = n; i-- > 0;)
+			first[pi[i]] = i;
+		e->first_ok[p] = true;
 	}
-	uint32_t g = e->dep_gen;
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t x = w == 1 ? v[i] : w == 2 ? le16_ld(v + (size_t)i * 2) : le32_ld(v + (size_t)i * 4);
-		uint32_t k = pi[i];
-		if (stamp[k] != g) {
-			stamp[k] = g;
-			t[k] = x;
-		} else if (t[k] != x) {
-			return 1;
-		}
+	switch (w) {
+	case 1: DEP_CHECK(uint8_t, LD1); break;
+	case 2: DEP_CHECK(uint16_t, le16_ld); break;
+	default: DEP_CHECK(uint32_t, le32_ld); break;
 	}
-	/* the table as w-byte values (every parent entry occurs in a row) */
+	/* the table as w-byte values (every parent entry occurs in a row),
+	 * gathered first: v may be e->vals itself (narrowed next hops) */
+	uint32_t *t = e->rem;
+	for (uint32_t k = 0; k < np; k++)
+		t[k] = (uint32_t)ld_w(v + (size_t)first[k] * w, w);
 	if (buf_reserve(&e->vals, (size_t)np * w + 8))
 		return -ENOMEM;
 	for (uint32_t k = 0; k < np; k++)
@@ -1313,6 +1349,8 @@ static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, 
 	e->raw.len = 1;
 	return put_dict(e, e->idx, np, w, nd);
 }
+#undef DEP_CHECK
+#undef LD1
 
 
 /* Bits needed for v (0 for 0). Without a branch: PERPKT's decoder takes
@@ -1837,6 +1875,7 @@ static int enc_column(struct blk_enc *e, const struct blk_src *src, enum st_col 
 		if (c == dep_parent[p]) {
 			/* kept for ENC_DEP children; pnd set only if DICT wins */
 			memcpy(e->pidx[p], e->idx, (size_t)n * sizeof(*e->idx));
+			e->first_ok[p] = false;
 		}
 	/* a dictionary under one byte a row beats LEB128 without counting */
 	if (nd && dsz < n)
@@ -1972,6 +2011,7 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 	memset(e->out.p, 0, BLK_DIR_OFF + dir_len);
 	e->out.len = BLK_DIR_OFF + dir_len;
 	e->pnd[0] = e->pnd[1] = 0;
+	e->first_ok[0] = e->first_ok[1] = false;
 
 	uint64_t raw_total = 0;
 	for (unsigned c = 0; c < ST_COL_MAX; c++) {
@@ -4110,21 +4150,7 @@ static inline uint32_t zeros16(const uint16_t *code, uint32_t i, uint32_t e, uin
 	return k;
 }
 
-/* A little-endian value of w <= 8 bytes, and its low sz <= 8 bytes
- * stored: the column widths without a call to memcpy. */
-static inline uint64_t ld_w(const uint8_t *p, unsigned w)
-{
-	switch (w) {
-	case 1: return p[0];
-	case 2: return le16_ld(p);
-	case 4: return le32_ld(p);
-	case 8: return le64_ld(p);
-	}
-	uint8_t vb[8] = { 0 };
-	memcpy(vb, p, w);
-	return le64_ld(vb);
-}
-
+/* ... and its low sz <= 8 bytes stored (ld_w above) */
 static inline void st_w(uint8_t *p, uint64_t v, unsigned sz)
 {
 	switch (sz) {

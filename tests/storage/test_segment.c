@@ -747,6 +747,11 @@ static void test_v2_encodings(void **state)
 		r->proto = 6;
 		mix_v4(r->exporter, 0xc0000201u);
 		mix_v4(r->next_hop, 0xc6336401u + srv % 2);
+		/* of the source too (16 and 8 bits wide), and one that is but
+		 * for its last row, in the last chunk ENC_DEP checks */
+		r->vlan = (uint16_t)(100 + k % 3);
+		r->direction = (uint8_t)(k & 1);
+		r->in_if = 10 + k % 5 + (i == N - 1 && k % 5 ? 1 : 0);
 	}
 	struct colbuf cb;
 	assert_int_equal(colbuf_init(&cb, N), 0);
@@ -764,6 +769,9 @@ static void test_v2_encodings(void **state)
 		assert_int_equal(dir[ST_COL_SRC_ADDR * BLK_DIR_ENT4 + 1], ENC_DICT_HOT);
 		assert_int_equal(dir[ST_COL_SRC_AS * BLK_DIR_ENT4 + 1], ENC_DEP);
 		assert_int_equal(dir[ST_COL_DST_MASK * BLK_DIR_ENT4 + 1], ENC_DEP);
+		assert_int_equal(dir[ST_COL_VLAN * BLK_DIR_ENT4 + 1], ENC_DEP);
+		assert_int_equal(dir[ST_COL_DIRECTION * BLK_DIR_ENT4 + 1], ENC_DEP);
+		assert_int_not_equal(dir[ST_COL_IN_IF * BLK_DIR_ENT4 + 1], ENC_DEP);
 		assert_int_equal(dir[ST_COL_SRC_PORT * BLK_DIR_ENT4 + 1], ENC_PDICT);
 		assert_int_equal(dir[ST_COL_DST_PORT * BLK_DIR_ENT4 + 1], ENC_DICT);
 		assert_int_equal(dir[ST_COL_BYTES * BLK_DIR_ENT4 + 1], ENC_PERPKT);
