@@ -1625,14 +1625,17 @@ static int enc_perpkt(struct blk_enc *e, const uint64_t *v, const uint64_t *p, u
 	uint8_t *o = e->raw.p + e->raw.len;
 	uint64_t acc = 0;
 	unsigned have = 0;
+	/* Without a branch per byte (the widths vary row by row): all of acc
+	 * is stored, the whole bytes are kept; the next store overwrites the
+	 * rest (len + 16 reserved). */
 	for (uint32_t i = 0; i < n; i++) {
 		acc |= (uint64_t)r[i] << have; /* have < 8, width <= 32 */
 		have += bits_of(pp_div(p, i) - 1);
-		while (have >= 8) {
-			*o++ = (uint8_t)acc;
-			acc >>= 8;
-			have -= 8;
-		}
+		le64_st(o, acc);
+		unsigned nb = have >> 3;
+		o += nb;
+		acc >>= nb * 8; /* <= 32 */
+		have &= 7;
 	}
 	if (have)
 		*o++ = (uint8_t)acc;
