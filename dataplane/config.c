@@ -162,6 +162,7 @@ static const cyaml_schema_field_t poll_fields[] = {
 	CYAML_FIELD_UINT("idle_sleep_us", CYAML_FLAG_OPTIONAL, struct dp_cfg_poll, idle_sleep_us),
 	CYAML_FIELD_UINT_PTR("idle_after", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 			     struct dp_cfg_poll, idle_after),
+	CYAML_FIELD_UINT("rt_priority", CYAML_FLAG_OPTIONAL, struct dp_cfg_poll, rt_priority),
 	CYAML_FIELD_END
 };
 
@@ -587,6 +588,16 @@ static int check(struct dp_cfg *c)
 		report("poll.idle_after: %u above 1000000", c->poll.idle_polls);
 		bad = 1;
 	}
+	/* A real-time worker that never sleeps would lock everything else
+	 * out of its core (up to the kernel's RT throttling). */
+	if (c->poll.rt_priority > 99) {
+		report("poll.rt_priority: %u above 99", c->poll.rt_priority);
+		bad = 1;
+	} else if (c->poll.rt_priority && !c->poll.idle_sleep_us) {
+		report("poll.rt_priority: needs poll.idle_sleep_us > 0 (a busy-polling SCHED_FIFO "
+		       "worker starves its core)");
+		bad = 1;
+	}
 	return bad ? -EINVAL : 0;
 }
 
@@ -686,6 +697,8 @@ void dp_cfg_help(FILE *out)
 	      "  stats: listen host:port for Prometheus text (off when absent)\n"
 	      "  control: socket path of the control socket (off when absent)\n"
 	      "  poll: idle_sleep_us (0 = busy polling; up to 10000), idle_after (256)\n"
-	      "        empty polls before a worker sleeps idle_sleep_us per empty poll\n",
+	      "        empty polls before a worker sleeps idle_sleep_us per empty poll,\n"
+	      "        rt_priority (0 = off; 1-99: workers run SCHED_FIFO, needs\n"
+	      "        idle_sleep_us > 0 and CAP_SYS_NICE)\n",
 	      out);
 }

@@ -128,6 +128,7 @@ struct dp_cfg_poll {
 	uint32_t *idle_after;   /* consecutive empty polls before sleeping; NULL: 256
 				 * (a pointer so that an explicit 0 is not the default) */
 	uint32_t idle_polls;    /* resolved by the config check: *idle_after or 256 */
+	uint32_t rt_priority;   /* > 0: workers run SCHED_FIFO at this priority */
 };
 
 struct dp_cfg {
@@ -295,6 +296,8 @@ struct dp_worker_ctr {
 	uint64_t busy_cycles; /* TSC cycles of bursts that had packets */
 	uint64_t cpu_ns;      /* thread CPU time (4 Hz): capacity per core on a shared host */
 	uint64_t bursts;
+	uint64_t poll_gap_max_us; /* longest time between two RX polls */
+	uint64_t poll_gaps_10ms;  /* gaps of 10 ms or more: the worker was not running */
 } cache_aligned;
 
 /* Snapshot of the decoder's own counters, published by the worker every
@@ -422,6 +425,7 @@ struct dp_wbuf {
 
 struct dp_worker {
 	struct dp_worker_ctr ctr;
+	atomic_int rt_err; /* poll.rt_priority: -1 pending, 0 set, else errno */
 	struct dp_wslave_ctr sctr[DP_MAX_SLAVES];
 	uint32_t idx;
 	uint32_t lcore;

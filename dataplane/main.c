@@ -394,9 +394,24 @@ int main(int argc, char **argv)
 		return die("control.socket", r);
 
 	for (uint32_t i = 0; i < dp_g.nworkers; i++) {
+		atomic_store(&dp_g.workers[i]->rt_err, -1);
 		r = rte_eal_remote_launch(dp_worker_main, dp_g.workers[i], dp_g.workers[i]->lcore);
 		if (r < 0)
 			return die("launch worker", r);
+	}
+	/* poll.rt_priority: every worker says whether it got it */
+	bool rt_failed = false;
+	for (uint32_t i = 0; i < dp_g.nworkers; i++) {
+		int e;
+		for (int k = 0; (e = atomic_load(&dp_g.workers[i]->rt_err)) < 0 && k < 5000; k++)
+			usleep(1000);
+		if (e) {
+			fprintf(stderr, "flowdelta-dataplane: poll.rt_priority %u: worker %u: %s%s\n",
+				c->poll.rt_priority, i, e > 0 ? strerror(e) : "no answer",
+				e == EPERM ? " (needs CAP_SYS_NICE, or an RLIMIT_RTPRIO of at least it)" : "");
+			got_signal = 1; /* shut down cleanly, exit 1 below */
+			rt_failed = true;
+		}
 	}
 	fprintf(stderr, "flowdelta-dataplane: running: %u worker(s), %u slave(s), tsc_hz %lu\n",
 		dp_g.nworkers, c->group.slaves_count, dp_g.tsc_hz);
@@ -446,5 +461,5 @@ int main(int argc, char **argv)
 		flow_dec_free(dp_g.workers[i]->dec);
 	rte_eal_cleanup();
 	/* records unaccounted for are a bug: make it loud, not only a log line */
-	return lhs == rhs ? 0 : 3;
+	return lhs != rhs ? 3 : rt_failed ? 1 : 0;
 }

@@ -292,6 +292,8 @@ char *dp_stats_prometheus(size_t *len)
 		W("busy_cycles_total", c->busy_cycles);
 		W("cpu_ns_total", c->cpu_ns);
 		W("bursts_total", c->bursts);
+		W("poll_gap_max_us", c->poll_gap_max_us);
+		W("poll_gaps_10ms_total", c->poll_gaps_10ms);
 #undef W
 		for (int k = 0; k < DP_PKT_DROP_MAX; k++)
 			sbf(&b, "flowdelta_dp_worker_packet_drops_total{worker=\"%u\",reason=\"%s\"} %lu\n",

@@ -18,6 +18,8 @@
  * periods — still runs, at most one sleep (≤ 10 ms, config.c) late.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -368,10 +370,21 @@ int dp_worker_main(void *arg)
 	const struct timespec idle_ts = { .tv_sec = 0,
 					   .tv_nsec = (long)dp_g.cfg->poll.idle_sleep_us * 1000 };
 	uint32_t empty = 0; /* consecutive empty bursts, saturating at idle_after + 1 */
+	const uint64_t gap_10ms = dp_g.tsc_hz / 100;
+	uint64_t gap_max = 0;
 
 	struct timespec ts;
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
 		w->cpu_ns0 = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	/* A sleeping worker that shares its core wakes to a full RX ring;
+	 * as SCHED_FIFO it runs as soon as it wakes instead of waiting for
+	 * the other tasks' time slices. main() checks the outcome. */
+	int rt_err = 0;
+	if (dp_g.cfg->poll.rt_priority) {
+		struct sched_param sp = { .sched_priority = (int)dp_g.cfg->poll.rt_priority };
+		rt_err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+	}
+	atomic_store(&w->rt_err, rt_err);
 	rte_rcu_qsbr_thread_register(dp_g.rcu, w->idx);
 	rte_rcu_qsbr_thread_online(dp_g.rcu, w->idx);
 	w->rt = atomic_load_explicit(&dp_g.route, memory_order_acquire);
@@ -385,6 +398,17 @@ int dp_worker_main(void *arg)
 
 		uint16_t n = rte_eth_rx_burst(w->port_id, w->queue, pkts, DP_BURST);
 		uint64_t t0 = rte_get_tsc_cycles();
+		/* Time since the previous poll: on a shared core (or a VM) a
+		 * worker kept off its CPU for longer than the port's buffers
+		 * last (AF_XDP: 2048 frames) loses packets; this says so. */
+		if (w->now_tsc) {
+			uint64_t gap = t0 - w->now_tsc;
+			if (gap > gap_max) {
+				gap_max = gap;
+				w->ctr.poll_gap_max_us = gap * 1000000 / dp_g.tsc_hz;
+			}
+			w->ctr.poll_gaps_10ms += gap >= gap_10ms;
+		}
 		w->now_tsc = t0;
 		w->now_ms = now_ms_of(t0);
 		if (n) {

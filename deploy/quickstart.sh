@@ -138,7 +138,7 @@ spool:
   max_mb: 256
 stats:
   listen: 127.0.0.1:9310
-poll: {idle_sleep_us: 1000, idle_after: 1}  # shares its core with gen and the slaves
+poll: {idle_sleep_us: 1000, idle_after: 1, rt_priority: 1}  # shares its core with gen and the slaves
 EOF
 }
 

@@ -320,6 +320,8 @@ def t_config(tmp):
     bad[base + "poll: {idle_sleep_us: 20000}\n"] = "poll.idle_sleep_us: 20000 above 10000"
     bad[base + "poll: {idle_after: 2000000}\n"] = "poll.idle_after: 2000000 above"
     bad[base + "poll: {idle_after: -1}\n"] = "poll.idle_after"
+    bad[base + "poll: {rt_priority: 5}\n"] = "poll.rt_priority: needs poll.idle_sleep_us"
+    bad[base + "poll: {idle_sleep_us: 100, rt_priority: 100}\n"] = "poll.rt_priority: 100 above 99"
     bad[base + "poll: {sleep: 1}\n"] = "poll.sleep: unknown key"
     rep = ("eal: {lcores: \"0-1\"}\nports: [{name: p0, %s}]\nworkers: [{lcore: 1, port: p0}]\n"
            "flow_ports: [2055]\ngroup: {slaves: [{name: a, host: h, port: 1}]}\nspool: {dir: /tmp}\n")
@@ -603,6 +605,16 @@ def t_idle_sleep(tmp):
             notes["err"] = "replay not delivered while the worker idles (ageing flush?): %s" % {
                 k: x for k, x in v.items() if k.startswith("flowdelta_dp_records_")}
             return
+        # poll.rt_priority: the worker thread (and only it) is SCHED_FIFO
+        pol = {}
+        for t in os.listdir("/proc/%d/task" % p.pid):
+            try:
+                f = open("/proc/%d/task/%s/stat" % (p.pid, t)).read()
+            except OSError:
+                continue
+            comm, rest = f[f.index("(") + 1:f.rindex(")")], f[f.rindex(")") + 2:].split()
+            pol[comm] = (int(rest[38]), int(rest[37]))  # policy, rt_priority (proc(5) 41, 40)
+        notes["policy"] = pol
         cpu = 'flowdelta_dp_worker_cpu_ns_total{worker="0"}'
         a, ta = scrape(sport)[cpu], time.time()
         time.sleep(1.5)
@@ -616,9 +628,38 @@ def t_idle_sleep(tmp):
     notes["expected"] = exp["records"]  # pcap_scenario makes the same file again
     st, exp, res, _ = pcap_scenario(
         tmp, "flow-hash", ["-e", "4", "-c", "3000"], seconds=7, during=during, ctl=True,
-        stats_port=sport, extra_top="poll:\n  idle_sleep_us: 1000\n  idle_after: 64\n")
+        stats_port=sport,
+        extra_top="poll:\n  idle_sleep_us: 1000\n  idle_after: 64\n  rt_priority: 2\n")
     if "err" in notes:
         fail(notes["err"])
+    pol = notes.get("policy", {})
+    print("scheduling policy, priority per thread: %s" % pol)
+    workers = [v for k, v in pol.items() if k.startswith("rte-worker")]
+    if workers != [(1, 2)]:  # SCHED_FIFO = 1
+        fail("poll.rt_priority 2: worker threads %s, want one SCHED_FIFO at 2" % workers)
+    if any(v[0] != 0 for k, v in pol.items() if not k.startswith("rte-worker")):
+        fail("a thread other than the worker runs real-time: %s" % pol)
+    # without CAP_SYS_NICE (and RLIMIT_RTPRIO 0) the worker cannot have it:
+    # the dataplane says why and stops, exit 1, records still conserved
+    if not shutil.which("setpriv"):
+        print("SKIP part: setpriv (util-linux) missing, refused rt_priority not checked")
+        return
+    pcap, _ = mkpcap(tmp, "-e", "1", "-c", "100")
+    slaves = Slaves(tmp)
+    slaves.start_all()
+    cfg = config(tmp, "fddp-rt%d" % os.getpid(), "net_pcap0,rx_pcap=%s" % pcap, slaves,
+                 plugins=[pmd("net_pcap")],
+                 extra_top="poll:\n  idle_sleep_us: 1000\n  rt_priority: 1\n")
+    r = subprocess.run(["setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice",
+                        "prlimit", "--rtprio=0", EXE, "--config", cfg, "--run-seconds", "20"],
+                       capture_output=True, text=True, timeout=60)
+    slaves.stop_all()
+    msg = [l for l in r.stderr.splitlines() if "rt_priority" in l]
+    print("without CAP_SYS_NICE: exit %d, %s" % (r.returncode, msg))
+    if r.returncode != 1 or not msg or "Operation not permitted" not in msg[0] or \
+            "CAP_SYS_NICE" not in msg[0] or "conserved" not in r.stderr:
+        print(r.stderr[-2000:])
+        fail("a refused poll.rt_priority must stop the dataplane with exit 1 and say why")
     print("worker CPU while idle: %.1f %% of a core; reconfiguration took %.3f s" % (
         100 * notes["idle_share"], notes["ctl_s"]))
     if notes["idle_share"] > 0.2:
