@@ -14,6 +14,9 @@
 #                                         and 1 GiB hugepages when --1g N is given
 #   tune.sh irqs --cpus LIST              move every movable IRQ off LIST (onto the
 #                                         housekeeping cores)
+#   tune.sh idle --cpus LIST [--restore]  keep LIST out of idle states deeper than
+#                                         polling (C-states, a VM's halt), until reboot;
+#                                         --restore allows them again
 #   tune.sh bind PCI [PCI...] [--driver vfio-pci]
 #                                         bind NICs to a DPDK driver (dpdk-devbind.py)
 #   tune.sh unbind PCI [PCI...] --driver KERNEL_DRIVER
@@ -145,6 +148,17 @@ cmd_check() {
 	none) info "no cpufreq governor exposed (virtual machine or fixed clock)" ;;
 	*) no "CPU frequency governor is '$gov' (echo performance > /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor)" ;;
 	esac
+
+	if [ -n "$cpus" ]; then
+		local deep=0 c d
+		for c in $(expand_cpus "$cpus"); do
+			for d in $(deep_states "$c"); do
+				[ "$(cat "$d/disable")" = 1 ] || deep=$((deep + 1))
+			done
+		done
+		((deep == 0)) && ok "no idle state deeper than polling on the isolated cores" ||
+			no "$deep idle state(s) deeper than polling allowed on the isolated cores: waking from them delays a worker (tune.sh idle --cpus $cpus)"
+	fi
 
 	echo "IRQs:"
 	if [ -n "$cpus" ]; then
@@ -278,6 +292,45 @@ cmd_irqs() {
 	pgrep -x irqbalance >/dev/null && echo "warning: irqbalance is running and will undo this" || true
 }
 
+# ---- idle states -------------------------------------------------------
+# cpuidle states other than POLL of CPU c: "state_dir name" lines
+deep_states() {
+	local d
+	for d in /sys/devices/system/cpu/cpu"$1"/cpuidle/state[0-9]*; do
+		[ -e "$d/name" ] || continue
+		[ "$(cat "$d/name")" = POLL ] && continue
+		echo "$d"
+	done
+}
+
+cmd_idle() {
+	local cpus="" val=1
+	while (($#)); do
+		case "$1" in
+		--cpus) cpus=${2:?}; shift 2 ;;
+		--restore) val=0; shift ;;
+		*) die "idle: unknown option '$1'" ;;
+		esac
+	done
+	[ -n "$cpus" ] || die "idle: --cpus LIST is required"
+	check_cpus_exist "$cpus"
+	[ "$(id -u)" -eq 0 ] || die "idle: needs root"
+	local c d n=0
+	for c in $(expand_cpus "$cpus"); do
+		for d in $(deep_states "$c"); do
+			echo "$val" >"$d/disable" || die "idle: cannot write $d/disable"
+			n=$((n + 1))
+		done
+	done
+	if ((n == 0)); then
+		echo "no cpuidle states deeper than POLL on CPUs $cpus (none exposed, or idle=poll)"
+	elif ((val)); then
+		echo "CPUs $cpus: $n idle state(s) disabled: they poll when idle (until reboot; --restore undoes)"
+	else
+		echo "CPUs $cpus: $n idle state(s) allowed again"
+	fi
+}
+
 # ---- NIC binding -------------------------------------------------------
 cmd_bind() {
 	local driver=vfio-pci devs=()
@@ -304,6 +357,7 @@ check) cmd_check "$@" ;;
 hugepages) cmd_hugepages "$@" ;;
 cmdline) cmd_cmdline "$@" ;;
 irqs) cmd_irqs "$@" ;;
+idle) cmd_idle "$@" ;;
 bind) cmd_bind "$@" ;;
 unbind)
 	drv=""; devs=()

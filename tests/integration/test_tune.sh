@@ -52,5 +52,29 @@ if [ "$(id -u)" -eq 0 ] && [ -w /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hug
 else
 	echo "skip hugepage reservation: needs root and a writable nr_hugepages"
 fi
+t "idle needs --cpus" 2 "$tune" idle; has "required"
+t "idle missing core" 2 "$tune" idle --cpus "$n"; has "does not exist"
+st=/sys/devices/system/cpu/cpu0/cpuidle
+deep=""
+for d in $st/state[0-9]*; do
+	[ -e "$d/name" ] && [ "$(cat "$d/name")" != POLL ] && deep="$deep $d"
+done
+if [ "$(id -u)" -eq 0 ] && [ -n "$deep" ]; then
+	declare -A was
+	for d in $deep; do was[$d]=$(cat "$d/disable"); done
+	t "idle" 0 "$tune" idle --cpus 0; has "disabled"
+	for d in $deep; do
+		[ "$(cat "$d/disable")" = 1 ] || { echo "FAIL: $d/disable not set"; fail=1; }
+	done
+	t "check sees idle" 1 "$tune" check --cpus 0; has "no idle state deeper than polling"
+	t "idle restore" 0 "$tune" idle --cpus 0 --restore; has "allowed again"
+	for d in $deep; do
+		[ "$(cat "$d/disable")" = 0 ] || { echo "FAIL: $d/disable not cleared"; fail=1; }
+		echo "${was[$d]}" >"$d/disable"
+	done
+	t "check sees deep idle" 1 "$tune" check --cpus 0; has "idle state(s) deeper than polling allowed"
+else
+	echo "skip idle states: needs root and cpuidle states deeper than POLL on CPU 0"
+fi
 ((fail == 0)) && echo "tune.sh: all checks passed"
 exit $fail
