@@ -293,7 +293,7 @@ cmd_irqs() {
 }
 
 # ---- idle states -------------------------------------------------------
-# cpuidle states other than POLL of CPU c: "state_dir name" lines
+# the cpuidle state directories of CPU $1 other than POLL, one per line
 deep_states() {
 	local d
 	for d in /sys/devices/system/cpu/cpu"$1"/cpuidle/state[0-9]*; do
