@@ -536,7 +536,7 @@ struct blk_enc {
 	uint32_t *rem;    /* ENC_PERPKT: remainders */
 	uint32_t hist[4096]; /* ENC_DICT_HOT: entries per count (HOT_CAP) */
 	uint32_t *first[2]; /* ENC_DEP: row where each parent entry first occurs */
-	bool first_ok[2];   /* first[p] is for the block being encoded */
+	bool first_ok[2];   /* first[p] matches pidx[p] (cleared when pidx is copied) */
 	struct buf sort6; /* ENC_DICT_MIX: IPv6 entries being sorted (2 x nd) */
 	uint32_t cnt6[12][2048]; /* ENC_DICT_MIX: radix histograms */
 };
@@ -1274,11 +1274,21 @@ static int enc_dict_any(struct blk_enc *e, enum st_col c, uint32_t n, unsigned w
 	}
 }
 
-/* ENC_DEP: is column v (width w <= 4) a function of parent p's dictionary
- * entry? Then store that function: one value per parent entry, itself as
- * a dictionary. Returns 0 with the chunk in e->raw, 1 when v is not a
- * function of the parent (the first row that contradicts stops the scan),
- * or -ENOMEM. */
+/* A little-endian value of w <= 8 bytes: the column widths without a
+ * call to memcpy (st_w stores one). */
+static inline uint64_t ld_w(const uint8_t *p, unsigned w)
+{
+	switch (w) {
+	case 1: return p[0];
+	case 2: return le16_ld(p);
+	case 4: return le32_ld(p);
+	case 8: return le64_ld(p);
+	}
+	uint8_t vb[8] = { 0 };
+	memcpy(vb, p, w);
+	return le64_ld(vb);
+}
+
 /* Every row's value equals the value at the first row of its parent entry:
  * branch-free over chunks of 1024 rows, stopping after the first chunk that
  * differs (most columns tried are not a function of the address). */
@@ -1296,22 +1306,11 @@ static int enc_dict_any(struct blk_enc *e, enum st_col c, uint32_t n, unsigned w
 	} while (0)
 #define LD1(p) (*(p))
 
-/* A little-endian value of w <= 8 bytes: the column widths without a
- * call to memcpy (st_w stores one). */
-static inline uint64_t ld_w(const uint8_t *p, unsigned w)
-{
-	switch (w) {
-	case 1: return p[0];
-	case 2: return le16_ld(p);
-	case 4: return le32_ld(p);
-	case 8: return le64_ld(p);
-	}
-	uint8_t vb[8] = { 0 };
-	memcpy(vb, p, w);
-	return le64_ld(vb);
-}
-
-
+/* ENC_DEP: is column v (width w <= 4) a function of parent p's dictionary
+ * entry? Then store that function: one value per parent entry, itself as
+ * a dictionary. Returns 0 with the chunk in e->raw, 1 when v is not a
+ * function of the parent (the first chunk of rows with a contradiction
+ * stops the scan), or -ENOMEM. */
 static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, unsigned p)
 {
 	uint32_t np = e->pnd[p];
@@ -1351,7 +1350,6 @@ static int enc_dep(struct blk_enc *e, const uint8_t *v, uint32_t n, unsigned w, 
 }
 #undef DEP_CHECK
 #undef LD1
-
 
 /* Bits needed for v (0 for 0). Without a branch: PERPKT's decoder takes
  * it of every row's packet count - 1, and single-packet flows (0) come at
@@ -2014,7 +2012,6 @@ int blk_encode(struct blk_enc *e, const struct blk_src *src, uint64_t commit, co
 	memset(e->out.p, 0, BLK_DIR_OFF + dir_len);
 	e->out.len = BLK_DIR_OFF + dir_len;
 	e->pnd[0] = e->pnd[1] = 0;
-	e->first_ok[0] = e->first_ok[1] = false;
 
 	uint64_t raw_total = 0;
 	for (unsigned c = 0; c < ST_COL_MAX; c++) {
@@ -4153,7 +4150,7 @@ static inline uint32_t zeros16(const uint16_t *code, uint32_t i, uint32_t e, uin
 	return k;
 }
 
-/* ... and its low sz <= 8 bytes stored (ld_w above) */
+/* The low sz <= 8 bytes of v stored little-endian: ld_w's counterpart. */
 static inline void st_w(uint8_t *p, uint64_t v, unsigned sz)
 {
 	switch (sz) {
